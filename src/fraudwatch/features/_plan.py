@@ -1,0 +1,168 @@
+"""What the online executor keeps per entity, derived from a feature set.
+
+For each entity kind a set touches (card, merchant, terminal, device, ip, customer) an
+:class:`EntitySpec` says which events to keep and for how long, which fields each event
+carries, which counts and label ranges to read, and which last-seen facts to track. Stores
+execute these specs; the feature math stays in :mod:`fraudwatch.features._online`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from typing import Final
+
+from fraudwatch.errors import ConfigError
+from fraudwatch.features._definitions import ENTITIES, Feature
+from fraudwatch.features._featureset import FeatureSet
+
+__all__ = ["NO_RESET", "EntitySpec", "StatePlan"]
+
+NO_RESET: Final = 1 << 62
+"""``age_reset_us`` of entities without an ``age`` feature (never reset)."""
+
+_PAYLOAD_KINDS: Final = frozenset(
+    {"sum", "mean", "ratio_to_mean", "zscore", "count_below", "distinct", "km_usual"}
+)
+_META_KINDS: Final = frozenset({"since_prev", "age", "km_prev", "speed_prev"})
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """The state kept for one entity kind.
+
+    Attributes
+    ----------
+    entity:
+        Entity name (``"card"``).
+    column:
+        Input column holding the key (``"card_id"``).
+    fields:
+        Fields stored with every event: ``"amount"``, ``"x"``/``"y"``/``"z"`` (unit vector
+        of the location, null when not located) or a value name (``"merchant"``).
+    event_window_us:
+        Events with ``ts`` in ``(now - event_window_us, now]`` are returned with their fields
+        (0: none are returned).
+    count_ranges:
+        ``(a, b)`` pairs: the number of events with ``ts`` in ``(now - a, now - b]`` is returned.
+    label_range:
+        ``(a, b)``: fraud labels of events with ``ts`` in ``(now - a, now - b]`` are returned
+        with the time they became known; ``None`` when the entity has no label feature.
+    retention_us:
+        Events (and labels) older than this are evicted.
+    meta:
+        Whether first-seen, last-seen and last-located facts are kept.
+    seen:
+        Value names whose last-seen time is kept per entity (novelty).
+    horizon_us:
+        How long last-seen facts are kept after the entity's last event.
+    age_reset_us:
+        A gap at least this long restarts the entity's first-seen time.
+    """
+
+    entity: str
+    column: str
+    fields: tuple[str, ...]
+    event_window_us: int
+    count_ranges: tuple[tuple[int, int], ...]
+    label_range: tuple[int, int] | None
+    retention_us: int
+    meta: bool
+    seen: tuple[str, ...]
+    horizon_us: int
+    age_reset_us: int
+
+    @property
+    def labels(self) -> bool:
+        """True when the entity keeps fraud labels."""
+        return self.label_range is not None
+
+
+@dataclass(frozen=True)
+class StatePlan:
+    """The state specs of a feature set, in a fixed entity order."""
+
+    specs: tuple[EntitySpec, ...]
+
+    @cached_property
+    def id(self) -> str:
+        """A short hash of the specs; stores namespace their state with it."""
+        canon = json.dumps([asdict(s) for s in self.specs], sort_keys=True)
+        return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+    @cached_property
+    def label_retention_us(self) -> int:
+        """How long transactions stay addressable by :meth:`add_label`."""
+        return max((s.retention_us for s in self.specs if s.labels), default=0)
+
+    def index(self, entity: str) -> int:
+        """Position of ``entity``'s spec."""
+        for i, spec in enumerate(self.specs):
+            if spec.entity == entity:
+                return i
+        raise KeyError(entity)
+
+    @classmethod
+    def from_feature_set(cls, fs: FeatureSet) -> StatePlan:
+        """Derive the specs of every entity the set aggregates over.
+
+        Raises
+        ------
+        ConfigError
+            Two ``age`` features of one entity have different horizons.
+        """
+        by_entity: dict[str, list[Feature]] = {}
+        for feat in fs:
+            if feat.entity is not None:
+                by_entity.setdefault(feat.entity, []).append(feat)
+        specs = [_spec(entity, by_entity[entity]) for entity in ENTITIES if entity in by_entity]
+        return cls(tuple(specs))
+
+
+def _spec(entity: str, feats: list[Feature]) -> EntitySpec:
+    fields: list[str] = []
+    event_window = 0
+    for f in feats:
+        if f.kind in _PAYLOAD_KINDS and not f.delay_us:
+            event_window = max(event_window, f.window_us)
+            if f.kind in {"sum", "mean", "ratio_to_mean", "zscore", "count_below"}:
+                fields.append("amount")
+            elif f.kind == "distinct":
+                fields.append(str(f.value))
+            else:
+                fields += ["x", "y", "z"]
+    counts: list[tuple[int, int]] = []
+    for f in feats:
+        if f.kind in {"count", "fraud_rate"}:
+            rng = (f.window_us + f.delay_us, f.delay_us)
+            if f.kind == "count" and not f.delay_us and f.window_us <= event_window:
+                continue  # counted from the returned events
+            counts.append(rng)
+    label_feats = [f for f in feats if f.kind == "fraud_rate"]
+    label_range = (
+        (max(f.window_us + f.delay_us for f in label_feats), min(f.delay_us for f in label_feats))
+        if label_feats
+        else None
+    )
+    windowed = [f.window_us + f.delay_us for f in feats if f.kind in _PAYLOAD_KINDS | {"count"}]
+    windowed += [f.window_us + f.delay_us for f in label_feats]
+    ages = {f.window_us for f in feats if f.kind == "age"}
+    if len(ages) > 1:
+        raise ConfigError(f"entity {entity!r} has 'age' features with different horizons; keep one")
+    horizons = [f.window_us for f in feats if f.kind in _META_KINDS | {"novel"}]
+    seen = tuple(dict.fromkeys(str(f.value) for f in feats if f.kind == "novel"))
+    return EntitySpec(
+        entity=entity,
+        column=ENTITIES[entity],
+        fields=tuple(dict.fromkeys(fields)),
+        event_window_us=event_window,
+        count_ranges=tuple(dict.fromkeys(counts)),
+        label_range=label_range,
+        retention_us=max(windowed, default=0),
+        meta=any(f.kind in _META_KINDS for f in feats),
+        seen=seen,
+        horizon_us=max(horizons, default=0),
+        age_reset_us=ages.pop() if ages else NO_RESET,
+    )

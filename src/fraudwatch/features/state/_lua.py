@@ -1,0 +1,204 @@
+r"""Server-side scripts of the Redis state store (state bookkeeping only, no feature math).
+
+``STEP`` reads the state of every entity of one transaction and records the transaction, in
+one atomic EVALSHA. Its request travels as one string (fields separated by ``\x1e``) and its
+answer comes back as one string (entities separated by ``\x1d``, sections by ``\x1e``, items
+by ``\x1c``), which keeps the client's encoding and parsing work small. Per entity it uses
+these keys (``<p>`` = prefix + plan id + entity + key):
+
+* ``<p>:e`` sorted set of events, score = timestamp (µs), member = ``seq \x1f fields``;
+* ``<p>:m`` hash: ``n`` (event sequence), ``first``, ``last``, ``llt``/``lla``/``llo`` (time and
+  place of the last located event);
+* ``<p>:f`` sorted set of fraud-labelled transaction ids, score = their timestamp, and
+  ``<p>:k`` hash transaction id -> time the label became known;
+* ``<p>:s<i>`` (i = 1, 2, ...) sorted set value -> last time this entity used it (novelty).
+
+Expired events are removed on every write; expired labels and last-seen values on every 32nd
+event of an entity (they are filtered out on read anyway, so results never depend on it).
+
+``LABEL`` applies a late label through the transaction index hash written by ``STEP``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LABEL", "STEP"]
+
+STEP = r"""
+local function num(x) return string.format('%.0f', x) end
+-- the whole request is ARGV[1]: fields separated by \30
+local A = {}
+for field in string.gmatch(ARGV[1], '([^\30]*)\30') do A[#A + 1] = field end
+local now = tonumber(A[1])
+local do_read = A[2] == '1'
+local do_write = A[3] == '1'
+local tx = A[4]
+local label = A[5]
+local known = A[6]
+local ittl = tonumber(A[7])
+local index_key = A[8]
+local nb = tonumber(A[9])
+local a = 10
+local out = {}
+local index_fields = {}
+for b = 1, nb do
+  local base = A[a]
+  local spec_i = A[a + 1]
+  local evw = tonumber(A[a + 2])
+  local ret = tonumber(A[a + 3])
+  local hor = tonumber(A[a + 4])
+  local reset = tonumber(A[a + 5])
+  local nc = tonumber(A[a + 6])
+  a = a + 7
+  local ranges = {}
+  for i = 1, nc do
+    ranges[i] = {tonumber(A[a]), tonumber(A[a + 1])}
+    a = a + 2
+  end
+  local la, lb = A[a], A[a + 1]
+  local meta = A[a + 2] == '1'
+  local ttl_e, ttl_m = A[a + 3], A[a + 4]
+  local payload = A[a + 5]
+  local located = A[a + 6] == '1'
+  local lat, lon = A[a + 7], A[a + 8]
+  local ns = tonumber(A[a + 9])
+  a = a + 10
+  local seen_vals = {}
+  for i = 1, ns do
+    seen_vals[i] = A[a]
+    a = a + 1
+  end
+  local ek, mk, fk, kk = base .. ':e', base .. ':m', base .. ':f', base .. ':k'
+  local sk = {}
+  for i = 1, ns do sk[i] = base .. ':s' .. i end
+  local mvals = nil
+  if do_read then
+    local ev = {}
+    if evw > 0 then
+      ev = redis.call('ZRANGE', ek, '(' .. num(now - evw), num(now), 'BYSCORE', 'WITHSCORES')
+    end
+    local counts = {}
+    for i = 1, nc do
+      counts[i] = redis.call('ZCOUNT', ek, '(' .. num(now - ranges[i][1]), num(now - ranges[i][2]))
+    end
+    local fr = {}
+    if la ~= '' then
+      local ids = redis.call('ZRANGE', fk, '(' .. num(now - tonumber(la)), num(now - tonumber(lb)),
+        'BYSCORE', 'WITHSCORES')
+      if #ids > 0 then
+        local names = {}
+        for i = 1, #ids, 2 do names[#names + 1] = ids[i] end
+        local knowns = redis.call('HMGET', kk, unpack(names))
+        for i = 1, #names do
+          fr[#fr + 1] = ids[2 * i]
+          fr[#fr + 1] = knowns[i] or '0'
+        end
+      end
+    end
+    local m = {}
+    if meta then
+      mvals = redis.call('HMGET', mk, 'first', 'last', 'llt', 'lla', 'llo')
+      for i = 1, 5 do m[i] = mvals[i] or '' end
+    end
+    local s = {}
+    for i = 1, ns do
+      if seen_vals[i] ~= '' then
+        s[i] = redis.call('ZSCORE', sk[i], seen_vals[i]) or ''
+      else
+        s[i] = ''
+      end
+    end
+    out[b] = table.concat(ev, '\28') .. '\30' .. table.concat(counts, '\28') .. '\30' ..
+      table.concat(fr, '\28') .. '\30' .. table.concat(m, '\28') .. '\30' .. table.concat(s, '\28')
+  end
+  if do_write then
+    -- housekeeping that does not change results runs on every 32nd event of an entity
+    local sweep = true
+    if ret > 0 then
+      local seq = redis.call('HINCRBY', mk, 'n', 1)
+      sweep = seq % 32 == 1
+      redis.call('ZADD', ek, num(now), string.format('%012d', seq) .. '\31' .. payload)
+      redis.call('ZREMRANGEBYSCORE', ek, '-inf', num(now - ret))
+      redis.call('PEXPIRE', ek, ttl_e)
+      if la ~= '' then
+        if sweep then
+          local old = redis.call('ZRANGEBYSCORE', fk, '-inf', num(now - ret))
+          if #old > 0 then
+            redis.call('ZREMRANGEBYSCORE', fk, '-inf', num(now - ret))
+            redis.call('HDEL', kk, unpack(old))
+          end
+        end
+        if label == '1' then
+          redis.call('ZADD', fk, num(now), tx)
+          redis.call('HSET', kk, tx, known)
+          redis.call('PEXPIRE', fk, ttl_e)
+          redis.call('PEXPIRE', kk, ttl_e)
+        end
+        index_fields[#index_fields + 1] = 'L' .. spec_i
+        index_fields[#index_fields + 1] = fk .. '\31' .. kk .. '\31' .. ttl_e
+      end
+    end
+    if meta then
+      if not mvals then mvals = redis.call('HMGET', mk, 'first', 'last', 'llt') end
+      local first, last, llt = tonumber(mvals[1]), tonumber(mvals[2]), tonumber(mvals[3])
+      local upd = {}
+      if (not last) or (now - last >= reset) or (first and now < first) then
+        upd[#upd + 1] = 'first'
+        upd[#upd + 1] = num(now)
+      end
+      if (not last) or now >= last then
+        upd[#upd + 1] = 'last'
+        upd[#upd + 1] = num(now)
+      end
+      if located and ((not llt) or now >= llt) then
+        upd[#upd + 1] = 'llt'
+        upd[#upd + 1] = num(now)
+        upd[#upd + 1] = 'lla'
+        upd[#upd + 1] = lat
+        upd[#upd + 1] = 'llo'
+        upd[#upd + 1] = lon
+      end
+      if #upd > 0 then redis.call('HSET', mk, unpack(upd)) end
+    end
+    if ret > 0 or meta then redis.call('PEXPIRE', mk, ttl_m) end
+    for i = 1, ns do
+      if seen_vals[i] ~= '' then
+        redis.call('ZADD', sk[i], 'GT', num(now), seen_vals[i])
+        redis.call('PEXPIRE', sk[i], ttl_m)
+      end
+      if sweep then redis.call('ZREMRANGEBYSCORE', sk[i], '-inf', num(now - hor)) end
+    end
+  end
+end
+if do_write and ittl > 0 then
+  redis.call('HSET', index_key, 'ts', num(now), unpack(index_fields))
+  redis.call('PEXPIRE', index_key, ittl)
+end
+return table.concat(out, '\29')
+"""
+
+LABEL = r"""
+local data = redis.call('HGETALL', KEYS[1])
+if #data == 0 then return 0 end
+local ts = nil
+local targets = {}
+for i = 1, #data, 2 do
+  if data[i] == 'ts' then ts = data[i + 1] else targets[#targets + 1] = data[i + 1] end
+end
+for _, v in ipairs(targets) do
+  local s1 = string.find(v, '\31', 1, true)
+  local s2 = string.find(v, '\31', s1 + 1, true)
+  local fk = string.sub(v, 1, s1 - 1)
+  local kk = string.sub(v, s1 + 1, s2 - 1)
+  local ttl = string.sub(v, s2 + 1)
+  if ARGV[1] == '1' then
+    redis.call('ZADD', fk, ts, ARGV[3])
+    redis.call('HSET', kk, ARGV[3], ARGV[2])
+    redis.call('PEXPIRE', fk, ttl)
+    redis.call('PEXPIRE', kk, ttl)
+  else
+    redis.call('ZREM', fk, ARGV[3])
+    redis.call('HDEL', kk, ARGV[3])
+  end
+end
+return 1
+"""

@@ -1,0 +1,314 @@
+"""The in-process state store (the default): plain Python lists and dicts behind one lock.
+
+Events of an entity are kept in time order in parallel lists, so a window is found with
+:func:`bisect.bisect_right`. Memory stays bounded: an entity's events older than its spec's
+retention are dropped whenever it is written, and an entity whose last event is older than
+both its retention and its horizon is dropped altogether (entities sit in an
+:class:`~collections.OrderedDict` by last activity and are swept every 16th write, so expiry
+is amortised O(1)).
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right, insort
+from collections import OrderedDict
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import TYPE_CHECKING
+
+from fraudwatch.features._plan import EntitySpec, StatePlan
+from fraudwatch.features.state._base import EntityState, Field, States, TxRequest
+
+if TYPE_CHECKING:
+    from fraudwatch.features.state._snapshot import StateSnapshot
+
+__all__ = ["MemoryStateStore"]
+
+_TS = itemgetter(0)
+
+
+class _Entity:
+    __slots__ = ("active", "cols", "first", "frauds", "last", "loc", "seen", "seen_sizes", "ts")
+
+    def __init__(self, spec: EntitySpec) -> None:
+        self.ts: list[int] = []
+        self.cols: list[list[Field]] = [[] for _ in spec.fields]
+        self.first: int | None = None
+        self.last: int | None = None
+        self.loc: tuple[int, float, float] | None = None
+        self.seen: list[dict[str, int]] = [{} for _ in spec.seen]
+        self.seen_sizes: list[int] = [0 for _ in spec.seen]
+        self.frauds: list[tuple[int, str, int]] = []  # (event ts, tx id, known at), sorted
+        self.active = -(1 << 62)
+
+
+class _PlanState:
+    __slots__ = ("counts", "entities", "expire_after", "index", "writes")
+
+    def __init__(self, plan: StatePlan) -> None:
+        self.entities: list[OrderedDict[str, _Entity]] = [OrderedDict() for _ in plan.specs]
+        self.expire_after = [max(s.retention_us, s.horizon_us) for s in plan.specs]
+        # count ranges share their bounds: bisect each distinct offset once
+        self.counts: list[tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = []
+        for spec in plan.specs:
+            offsets = tuple(sorted({o for r in spec.count_ranges for o in r}))
+            pairs = tuple((offsets.index(a), offsets.index(b)) for a, b in spec.count_ranges)
+            self.counts.append((offsets, pairs))
+        self.index: OrderedDict[str, tuple[int, tuple[str | None, ...]]] = OrderedDict()
+        self.writes = 0
+
+
+class MemoryStateStore:
+    """Entity state in this process, safe for concurrent threads.
+
+    Examples
+    --------
+    >>> from fraudwatch.features import OnlineExecutor, default_feature_set
+    >>> ex = OnlineExecutor(default_feature_set(), MemoryStateStore())
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._plans: dict[str, _PlanState] = {}
+
+    def _state(self, plan: StatePlan) -> _PlanState:
+        pid = plan.id
+        st = self._plans.get(pid)
+        if st is None:
+            st = self._plans[pid] = _PlanState(plan)
+        return st
+
+    # ------------------------------------------------------------------ contract
+    def execute(self, plan: StatePlan, requests: Sequence[TxRequest]) -> list[States | None]:
+        """Apply ``requests`` in order, each atomically; return each one's read."""
+        out: list[States | None] = []
+        with self._lock:
+            st = self._state(plan)
+            for req in requests:
+                out.append(self._read(plan, st, req) if req.read else None)
+                if req.write:
+                    self._write(plan, st, req)
+        return out
+
+    def add_label(self, plan: StatePlan, transaction_id: str, label: int, known_at: int) -> bool:
+        """Record a label for a transaction seen within the label retention."""
+        with self._lock:
+            st = self._state(plan)
+            entry = st.index.get(transaction_id)
+            if entry is None:
+                return False
+            ts, keys = entry
+            for spec, ents, key in zip(plan.specs, st.entities, keys, strict=True):
+                if key is None or not spec.labels:
+                    continue
+                ent = ents.get(key)
+                if ent is not None:
+                    _set_label(ent, ts, transaction_id, label, known_at)
+            return True
+
+    def load_snapshot(self, snapshot: StateSnapshot) -> None:
+        """Replace the snapshot's plan state by the snapshot's content."""
+        plan = snapshot.plan
+        with self._lock:
+            st = self._plans[plan.id] = _PlanState(plan)
+            for i, spec in enumerate(plan.specs):
+                ents = st.entities[i]
+
+                def get(
+                    key: str, spec: EntitySpec = spec, ents: OrderedDict[str, _Entity] = ents
+                ) -> _Entity:
+                    ent = ents.get(key)
+                    if ent is None:
+                        ent = ents[key] = _Entity(spec)
+                    return ent
+
+                for key, ts, fields in snapshot.iter_events(i):
+                    ent = get(key)
+                    ent.ts.append(ts)
+                    for col, value in zip(ent.cols, fields, strict=True):
+                        col.append(value)
+                    ent.active = max(ent.active, ts)
+                for key, first, last, loc in snapshot.iter_meta(i):
+                    ent = get(key)
+                    ent.first, ent.last, ent.loc = first, last, loc
+                    ent.active = max(ent.active, last)
+                for key, j, value, ts in snapshot.iter_seen(i):
+                    ent = get(key)
+                    ent.seen[j][value] = ts
+                    ent.active = max(ent.active, ts)
+                for key, tx_id, ts, known in snapshot.iter_frauds(i):
+                    insort(get(key).frauds, (ts, tx_id, known))
+                # order entities by last activity so expiry pops the oldest first
+                for key in sorted(ents, key=lambda k: ents[k].active):
+                    ents.move_to_end(key)
+            for tx_id, ts, keys in snapshot.iter_index():
+                st.index[tx_id] = (ts, keys)
+
+    def clear(self, plan: StatePlan) -> None:
+        """Forget all state of ``plan``."""
+        with self._lock:
+            self._plans.pop(plan.id, None)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # ------------------------------------------------------------------ inspection
+    def entity_count(self, plan: StatePlan) -> int:
+        """Number of entities currently held for ``plan`` (for memory checks)."""
+        with self._lock:
+            return sum(len(e) for e in self._state(plan).entities)
+
+    def event_count(self, plan: StatePlan) -> int:
+        """Number of events currently held for ``plan``."""
+        with self._lock:
+            return sum(len(ent.ts) for ents in self._state(plan).entities for ent in ents.values())
+
+    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _read(plan: StatePlan, st: _PlanState, req: TxRequest) -> States:
+        now = req.now
+        states: States = []
+        for spec, ents, er, (offsets, pairs) in zip(
+            plan.specs, st.entities, req.entities, st.counts, strict=True
+        ):
+            if er.key is None:
+                states.append(None)
+                continue
+            ent = ents.get(er.key)
+            if ent is None:
+                states.append(
+                    EntityState(
+                        cols=[[] for _ in spec.fields],
+                        counts=[0] * len(spec.count_ranges),
+                        seen=[None] * len(spec.seen),
+                    )
+                )
+                continue
+            ts = ent.ts
+            if spec.event_window_us:
+                hi = bisect_right(ts, now)
+                lo = bisect_right(ts, now - spec.event_window_us, 0, hi)
+                ev_ts = ts[lo:hi]
+                cols = [c[lo:hi] for c in ent.cols]
+            else:
+                ev_ts, cols = [], [[] for _ in spec.fields]
+            if pairs:
+                at = [bisect_right(ts, now - o) for o in offsets]
+                counts = [at[b] - at[a] for a, b in pairs]
+            else:
+                counts = []
+            frauds: list[tuple[int, int]] = []
+            if ent.frauds and spec.label_range is not None:
+                a, b = spec.label_range
+                flo = bisect_right(ent.frauds, now - a, key=_TS)
+                fhi = bisect_right(ent.frauds, now - b, key=_TS)
+                if fhi > flo:
+                    frauds = [(f[0], f[2]) for f in ent.frauds[flo:fhi]]
+            seen = (
+                [
+                    d.get(v) if v is not None else None
+                    for d, v in zip(ent.seen, er.seen, strict=True)
+                ]
+                if er.seen
+                else []
+            )
+            states.append(
+                EntityState(ev_ts, cols, counts, frauds, ent.first, ent.last, ent.loc, seen)
+            )
+        return states
+
+    @staticmethod
+    def _write(plan: StatePlan, st: _PlanState, req: TxRequest) -> None:
+        now = req.now
+        # idle entities and old index entries are swept every 16th write (amortised)
+        st.writes += 1
+        sweep = st.writes % 16 == 0
+        keys: list[str | None] = []
+        for i, (spec, ents, er) in enumerate(
+            zip(plan.specs, st.entities, req.entities, strict=True)
+        ):
+            keys.append(er.key if spec.labels else None)
+            if er.key is None:
+                continue
+            ent = ents.get(er.key)
+            if ent is None:
+                ent = ents[er.key] = _Entity(spec)
+            if spec.retention_us:
+                ts = ent.ts
+                if not ts or ts[-1] <= now:
+                    ts.append(now)
+                    for col, value in zip(ent.cols, er.fields, strict=True):
+                        col.append(value)
+                else:
+                    pos = bisect_right(ts, now)
+                    ts.insert(pos, now)
+                    for col, value in zip(ent.cols, er.fields, strict=True):
+                        col.insert(pos, value)
+                cut = now - spec.retention_us
+                if ts[0] <= cut:
+                    k = bisect_right(ts, cut)
+                    del ts[:k]
+                    for col in ent.cols:
+                        del col[:k]
+                if ent.frauds and ent.frauds[0][0] <= cut:
+                    del ent.frauds[: bisect_right(ent.frauds, cut, key=_TS)]
+            if spec.meta:
+                if (
+                    ent.last is None
+                    or now - ent.last >= spec.age_reset_us
+                    or (ent.first is not None and now < ent.first)
+                ):
+                    ent.first = now
+                if ent.last is None or now >= ent.last:
+                    ent.last = now
+                if er.location is not None and (ent.loc is None or now >= ent.loc[0]):
+                    ent.loc = (now, er.location[0], er.location[1])
+            if spec.seen:
+                horizon_cut = now - spec.horizon_us
+                for j, value in enumerate(er.seen):
+                    if value is None:
+                        continue
+                    d = ent.seen[j]
+                    if d.get(value, -(1 << 62)) < now:
+                        d[value] = now
+                    if len(d) > 2 * ent.seen_sizes[j] + 8:
+                        for v in [v for v, t in d.items() if t <= horizon_cut]:
+                            del d[v]
+                        ent.seen_sizes[j] = len(d)
+            if req.label == 1 and spec.labels:
+                _set_label(ent, now, req.tx_id, 1, req.label_known_at)
+            if now > ent.active:
+                ent.active = now
+            ents.move_to_end(er.key)
+            if sweep:
+                limit = now - st.expire_after[i]
+                while ents:
+                    oldest_key = next(iter(ents))
+                    if ents[oldest_key].active > limit:
+                        break
+                    del ents[oldest_key]
+        if plan.label_retention_us:
+            index = st.index
+            if req.tx_id in index:
+                index.move_to_end(req.tx_id)
+            index[req.tx_id] = (now, tuple(keys))
+            if sweep:
+                limit = now - plan.label_retention_us
+                while index:
+                    oldest_tx = next(iter(index))
+                    if index[oldest_tx][0] > limit:
+                        break
+                    del index[oldest_tx]
+
+
+def _set_label(ent: _Entity, ts: int, tx_id: str, label: int, known_at: int) -> None:
+    frauds = ent.frauds
+    lo = bisect_right(frauds, ts - 1, key=_TS)
+    hi = bisect_right(frauds, ts, key=_TS)
+    for i in range(lo, hi):
+        if frauds[i][1] == tx_id:
+            del frauds[i]
+            break
+    if label == 1:
+        insort(frauds, (ts, tx_id, known_at))

@@ -1,0 +1,349 @@
+"""The Redis state store: one server-side script per transaction, state only.
+
+Each :meth:`RedisStateStore.execute` request becomes one ``EVALSHA`` of
+:data:`~fraudwatch.features.state._lua.STEP` that returns every entity's state and records the
+transaction atomically, so concurrent writers (threads or processes) lose nothing and a
+transaction costs one network round trip. Several requests go in one pipeline (still one
+script each, run in order). Memory stays bounded: events and labels older than the entity's
+retention are removed on every write, last-seen values older than the horizon too, and every
+key carries a TTL (retention or horizon) so idle entities disappear.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from fraudwatch.errors import StateStoreError
+from fraudwatch.features._plan import EntitySpec, StatePlan
+from fraudwatch.features.state._base import EntityState, Field, States, TxRequest
+from fraudwatch.features.state._lua import LABEL, STEP
+
+if TYPE_CHECKING:
+    from redis.typing import EncodableT, FieldT
+
+    from fraudwatch.features.state._snapshot import StateSnapshot
+
+__all__ = ["RedisStateStore"]
+
+log = logging.getLogger(__name__)
+
+SEP = "\x1f"  # between the fields of a stored event
+RS = "\x1e"  # between request fields and answer sections
+GS = "\x1d"  # between entities of an answer
+FS = "\x1c"  # between items of an answer section
+_CONTROL = str.maketrans({SEP: "?", RS: "?", GS: "?", FS: "?"})
+_FLOAT_FIELDS = frozenset({"amount", "x", "y", "z"})
+_TTL_SLACK_MS = 3_600_000
+_CHUNK = 2000
+
+
+def _ms(us: int) -> str:
+    return str(us // 1000 + _TTL_SLACK_MS)
+
+
+class _SpecArgs:
+    """The static part of one entity's request, written once per plan."""
+
+    __slots__ = ("float_fields", "head", "spec")
+
+    def __init__(self, si: int, spec: EntitySpec) -> None:
+        self.spec = spec
+        head = [
+            str(si),
+            str(spec.event_window_us),
+            str(spec.retention_us),
+            str(spec.horizon_us),
+            str(spec.age_reset_us),
+            str(len(spec.count_ranges)),
+        ]
+        for a, b in spec.count_ranges:
+            head += [str(a), str(b)]
+        if spec.label_range is not None:
+            head += [str(spec.label_range[0]), str(spec.label_range[1])]
+        else:
+            head += ["", ""]
+        head.append("1" if spec.meta else "0")
+        head += [_ms(spec.retention_us), _ms(max(spec.retention_us, spec.horizon_us))]
+        self.head = RS.join(head)
+        self.float_fields = [name in _FLOAT_FIELDS for name in spec.fields]
+
+    @property
+    def ttls(self) -> tuple[int, int]:
+        """TTLs (ms) of event keys and of last-seen keys."""
+        spec = self.spec
+        return int(_ms(spec.retention_us)), int(_ms(max(spec.retention_us, spec.horizon_us)))
+
+
+def _encode(value: Field) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).translate(_CONTROL)
+
+
+def _decode_fields(member: str, floats: list[bool]) -> list[Field]:
+    parts = member.split(SEP)[1:]
+    out: list[Field] = []
+    for text, is_float in zip(parts, floats, strict=False):
+        if text == "":
+            out.append(None)
+        elif is_float:
+            out.append(float(text))
+        else:
+            out.append(text)
+    return out
+
+
+def _items(section: str) -> list[str]:
+    return section.split(FS) if section else []
+
+
+class RedisStateStore:
+    """Entity state in Redis, shared by every process that points at it.
+
+    Parameters
+    ----------
+    url:
+        A ``redis://`` URL.
+    prefix:
+        Prefix of every key (keeps several deployments or test runs apart).
+
+    Raises
+    ------
+    StateStoreError
+        Redis cannot be reached when a request is made.
+    """
+
+    def __init__(self, url: str, prefix: str = "fw:") -> None:
+        import redis
+
+        self.url = url
+        self.prefix = prefix
+        self._redis = redis
+        self._client = redis.Redis.from_url(url, decode_responses=True)
+        self._step = self._client.register_script(STEP)
+        self._label = self._client.register_script(LABEL)
+        self._args: dict[str, list[_SpecArgs]] = {}
+
+    def __repr__(self) -> str:
+        return f"RedisStateStore(url={self.url!r}, prefix={self.prefix!r})"
+
+    # ------------------------------------------------------------------ keys
+    def _base(self, plan: StatePlan, spec: EntitySpec, key: str) -> str:
+        return f"{self.prefix}{plan.id}:{spec.entity}:{key}"
+
+    def _index_key(self, plan: StatePlan, tx_id: str) -> str:
+        return f"{self.prefix}{plan.id}:tx:{tx_id}"
+
+    def _spec_args(self, plan: StatePlan) -> list[_SpecArgs]:
+        got = self._args.get(plan.id)
+        if got is None:
+            got = self._args[plan.id] = [_SpecArgs(i, s) for i, s in enumerate(plan.specs)]
+        return got
+
+    def _payload(self, plan: StatePlan, req: TxRequest) -> str:
+        """The request as one string for the script."""
+        ittl = plan.label_retention_us
+        parts = [
+            str(req.now),
+            "1" if req.read else "0",
+            "1" if req.write else "0",
+            req.tx_id.translate(_CONTROL),
+            "" if req.label is None else str(req.label),
+            str(req.label_known_at),
+            str(ittl // 1000 + _TTL_SLACK_MS) if ittl else "0",
+            self._index_key(plan, req.tx_id) if ittl else "",
+        ]
+        body: list[str] = []
+        present = 0
+        for sa, er in zip(self._spec_args(plan), req.entities, strict=True):
+            if er.key is None:
+                continue
+            present += 1
+            body.append(self._base(plan, sa.spec, er.key.translate(_CONTROL)))
+            body.append(sa.head)
+            body.append(SEP.join([_encode(v) for v in er.fields]) if req.write else "")
+            loc = er.location
+            if loc is not None:
+                body += ["1", repr(float(loc[0])), repr(float(loc[1]))]
+            else:
+                body += ["0", "", ""]
+            body.append(str(len(er.seen)))
+            body += [_encode(v) for v in er.seen]
+        parts.append(str(present))
+        parts += body
+        parts.append("")
+        return RS.join(parts)
+
+    def _parse(self, plan: StatePlan, req: TxRequest, reply: str) -> States:
+        states: States = []
+        blocks = iter(reply.split(GS))
+        for sa, er in zip(self._spec_args(plan), req.entities, strict=True):
+            if er.key is None:
+                states.append(None)
+                continue
+            ev_s, counts_s, fr_s, meta_s, seen_s = next(blocks).split(RS)
+            ev = _items(ev_s)
+            floats = sa.float_fields
+            ts = [int(float(ev[i + 1])) for i in range(0, len(ev), 2)]
+            rows = [_decode_fields(ev[i], floats) for i in range(0, len(ev), 2)]
+            cols: list[list[Field]] = (
+                [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in sa.spec.fields]
+            )
+            fr = _items(fr_s)
+            frauds = [(int(float(fr[i])), int(float(fr[i + 1]))) for i in range(0, len(fr), 2)]
+            first = last = None
+            loc = None
+            meta = _items(meta_s)
+            if meta:
+                first = int(float(meta[0])) if meta[0] else None
+                last = int(float(meta[1])) if meta[1] else None
+                if meta[2]:
+                    loc = (int(float(meta[2])), float(meta[3]), float(meta[4]))
+            seen = [int(float(v)) if v else None for v in seen_s.split(FS)] if er.seen else []
+            counts = [int(c) for c in _items(counts_s)]
+            states.append(EntityState(ts, cols, counts, frauds, first, last, loc, seen))
+        return states
+
+    # ------------------------------------------------------------------ contract
+    def execute(self, plan: StatePlan, requests: Sequence[TxRequest]) -> list[States | None]:
+        """Apply ``requests`` in order, one script each (pipelined when several)."""
+        try:
+            if len(requests) == 1:
+                replies = [self._step(args=[self._payload(plan, requests[0])])]
+            else:
+                pipe = self._client.pipeline(transaction=False)
+                for req in requests:
+                    self._step(args=[self._payload(plan, req)], client=pipe)
+                replies = pipe.execute()
+        except self._redis.RedisError as exc:
+            raise StateStoreError(
+                f"Redis state store at {self.url} failed: {exc}; check that the server is "
+                "running and reachable"
+            ) from exc
+        return [
+            self._parse(plan, req, reply) if req.read else None
+            for req, reply in zip(requests, replies, strict=True)
+        ]
+
+    def add_label(self, plan: StatePlan, transaction_id: str, label: int, known_at: int) -> bool:
+        """Record a label through the transaction index (one script)."""
+        try:
+            found = self._label(
+                keys=[self._index_key(plan, transaction_id)],
+                args=[str(label), str(known_at), transaction_id],
+            )
+        except self._redis.RedisError as exc:
+            raise StateStoreError(f"Redis state store at {self.url} failed: {exc}") from exc
+        return bool(found)
+
+    def load_snapshot(self, snapshot: StateSnapshot) -> None:
+        """Replace the snapshot's plan state by its content (pipelined, in chunks)."""
+        plan = snapshot.plan
+        self.clear(plan)
+        args = self._spec_args(plan)
+        pipe = self._client.pipeline(transaction=False)
+        pending = 0
+
+        def flush(force: bool = False) -> None:
+            nonlocal pending, pipe
+            if pending and (force or pending >= _CHUNK):
+                pipe.execute()
+                pipe = self._client.pipeline(transaction=False)
+                pending = 0
+
+        try:
+            for si, spec in enumerate(plan.specs):
+                ttl_e, ttl_m = args[si].ttls
+                seq: dict[str, int] = {}
+                for key, ts, fields in snapshot.iter_events(si):
+                    base = self._base(plan, spec, key)
+                    n = seq[key] = seq.get(key, 0) + 1
+                    member = f"{n:012d}{SEP}" + SEP.join(_encode(v) for v in fields)
+                    pipe.zadd(base + ":e", {member: ts})
+                    pipe.pexpire(base + ":e", ttl_e)
+                    pending += 2
+                    flush()
+                for key, n in seq.items():
+                    base = self._base(plan, spec, key)
+                    pipe.hset(base + ":m", "n", n)
+                    pipe.pexpire(base + ":m", ttl_m)
+                    pending += 2
+                    flush()
+                for key, first, last, loc in snapshot.iter_meta(si):
+                    base = self._base(plan, spec, key)
+                    mapping: dict[FieldT, EncodableT] = {
+                        "first": str(first),
+                        "last": str(last),
+                    }
+                    if loc is not None:
+                        mapping.update(llt=str(loc[0]), lla=repr(loc[1]), llo=repr(loc[2]))
+                    pipe.hset(base + ":m", mapping=mapping)
+                    pipe.pexpire(base + ":m", ttl_m)
+                    pending += 2
+                    flush()
+                for key, slot, value, ts in snapshot.iter_seen(si):
+                    base = self._base(plan, spec, key)
+                    pipe.zadd(f"{base}:s{slot + 1}", {value: ts})
+                    pipe.pexpire(f"{base}:s{slot + 1}", ttl_m)
+                    pending += 2
+                    flush()
+                for key, tx_id, ts, known in snapshot.iter_frauds(si):
+                    base = self._base(plan, spec, key)
+                    pipe.zadd(base + ":f", {tx_id: ts})
+                    pipe.hset(base + ":k", tx_id, str(known))
+                    pipe.pexpire(base + ":f", ttl_e)
+                    pipe.pexpire(base + ":k", ttl_e)
+                    pending += 4
+                    flush()
+            ittl = plan.label_retention_us // 1000 + _TTL_SLACK_MS
+            for tx_id, ts, keys in snapshot.iter_index():
+                index: dict[FieldT, EncodableT] = {"ts": str(ts)}
+                for si, (spec, tx_key) in enumerate(zip(plan.specs, keys, strict=True)):
+                    if tx_key is not None and spec.labels:
+                        base = self._base(plan, spec, tx_key)
+                        index[f"L{si}"] = SEP.join(
+                            [base + ":f", base + ":k", str(args[si].ttls[0])]
+                        )
+                ikey = self._index_key(plan, tx_id)
+                pipe.hset(ikey, mapping=index)
+                pipe.pexpire(ikey, ittl)
+                pending += 2
+                flush()
+            flush(force=True)
+        except self._redis.RedisError as exc:
+            raise StateStoreError(f"Redis state store at {self.url} failed: {exc}") from exc
+        log.info("loaded snapshot into %s (plan %s): %s", self.url, plan.id, snapshot.summary())
+
+    def clear(self, plan: StatePlan) -> None:
+        """Delete every key of ``plan`` under this prefix."""
+        try:
+            batch: list[str] = []
+            for key in self._client.scan_iter(match=f"{self.prefix}{plan.id}:*", count=1000):
+                batch.append(key)
+                if len(batch) >= 500:
+                    self._client.delete(*batch)
+                    batch = []
+            if batch:
+                self._client.delete(*batch)
+        except self._redis.RedisError as exc:
+            raise StateStoreError(f"Redis state store at {self.url} failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    # ------------------------------------------------------------------ inspection
+    def key_count(self, plan: StatePlan) -> int:
+        """Number of keys held for ``plan`` (for memory checks)."""
+        return sum(1 for _ in self._client.scan_iter(match=f"{self.prefix}{plan.id}:*", count=1000))
+
+    def event_count(self, plan: StatePlan) -> int:
+        """Number of events held for ``plan``."""
+        total = 0
+        for key in self._client.scan_iter(match=f"{self.prefix}{plan.id}:*:e", count=1000):
+            total += int(self._client.zcard(key))
+        return total

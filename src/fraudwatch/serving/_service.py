@@ -1,0 +1,580 @@
+"""The decision service: scoring with idempotency, durable persistence, cases, feedback, reload.
+
+One instance lives in ``app.state.service``. Its invariants:
+
+* **Idempotent on transaction_id.** A stored decision is looked up before scoring, so a retry
+  returns it and does not touch the online features again; concurrent duplicates inside one
+  process wait for the first request instead of scoring twice.
+* **Durable before answered.** A decision is returned only after the transaction storing it
+  has committed (see docs/operations.md).
+* **Reload without failures.** A new scorer is built completely off the event loop, then one
+  reference is swapped; a request uses the scorer it started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+
+from fraudwatch.errors import BundleError, ConfigError
+from fraudwatch.serving._auth import KeyCache, Principal
+from fraudwatch.serving._config import ServiceConfig
+from fraudwatch.serving._errors import ApiError
+from fraudwatch.serving._metrics import ServiceMetrics
+from fraudwatch.serving._protocols import Clock, ScoreResultLike, ScorerLike
+from fraudwatch.serving._schemas import TransactionIn
+from fraudwatch.serving._writer import GroupWriter, LoopWriter
+from fraudwatch.store import (
+    Case,
+    CaseConflictError,
+    Decision,
+    DecisionInput,
+    RecordResult,
+    Store,
+)
+
+__all__ = ["DecisionService", "ScorerFactory"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ScorerFactory = Callable[[ScorerLike | None], ScorerLike]
+"""Builds a scorer for the current champion; gets the scorer being replaced (or ``None`` at
+start-up) so the new one can share its online feature state."""
+
+_LABELS = {"fraud": 1, "legit": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A scored transaction waiting to be stored."""
+
+    doc: dict[str, Any]
+    result: ScoreResultLike
+    reasons: list[dict[str, Any]]
+    latency_ms: float
+    at: datetime
+
+
+def _reason_dicts(result: ScoreResultLike) -> list[dict[str, Any]]:
+    return [
+        {
+            "feature": r.feature,
+            "value": r.value,
+            "contribution": float(r.contribution),
+            "phrase": r.phrase,
+        }
+        for r in result.reasons
+    ]
+
+
+def _decision_body(
+    d: Decision, case_id: int | None, *, replayed: bool, latency_ms: float
+) -> dict[str, Any]:
+    return {
+        "transaction_id": d.transaction_id,
+        "score": d.score,
+        "anomaly_score": d.anomaly_score,
+        "decision": d.decision,
+        "reasons": list(d.reasons),
+        "rules_fired": list(d.rules_fired),
+        "model_version": d.model_version,
+        "case_id": case_id,
+        "replayed": replayed,
+        "server_latency_ms": latency_ms,
+    }
+
+
+def case_body(c: Case) -> dict[str, Any]:
+    """The JSON of a case summary."""
+    return {
+        "case_id": c.id,
+        "transaction_id": c.transaction_id,
+        "card_id": c.card_id,
+        "amount": c.amount,
+        "status": c.status,
+        "decision": c.decision,
+        "score": c.score,
+        "opened_at": c.opened_at,
+        "resolved_at": c.resolved_at,
+        "resolution": c.resolution,
+        "resolved_by": c.resolved_by,
+        "note": c.note,
+    }
+
+
+class DecisionService:
+    """Everything behind the HTTP routes.
+
+    Parameters
+    ----------
+    config:
+        The service configuration.
+    scorer:
+        The scorer to start with.
+    store:
+        The service database.
+    metrics:
+        Where to record decisions, stages and reloads.
+    clock:
+        Wall clock (audit and label timestamps).
+    timer:
+        Monotonic seconds (latencies).
+    scorer_factory:
+        Builds the champion's scorer on reload; ``None`` disables reloading.
+    """
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        *,
+        scorer: ScorerLike,
+        store: Store,
+        metrics: ServiceMetrics,
+        clock: Clock,
+        timer: Callable[[], float],
+        scorer_factory: ScorerFactory | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        self.timer = timer
+        self._scorer = scorer
+        self._factory = scorer_factory
+        self._pool = ThreadPoolExecutor(config.db_threads, thread_name_prefix="fraudwatch-db")
+        local = store.backend == "sqlite"
+        self._writer: GroupWriter[_Pending, RecordResult] | LoopWriter[_Pending, RecordResult]
+        if local and config.sqlite_writes == "loop":
+            self._writer = LoopWriter(self._write_many)
+        else:
+            self._writer = GroupWriter(self._write_many)
+        self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._reload_lock = asyncio.Lock()
+        self.keys = KeyCache(
+            store, ttl_s=config.key_cache_seconds, timer=timer, executor=self._pool
+        )
+        self._inline_reads = local
+        metrics.set_model(scorer.model_version)
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    @property
+    def scorer(self) -> ScorerLike:
+        """The scorer now serving."""
+        return self._scorer
+
+    def start(self) -> None:
+        """Start the decision writer."""
+        self._writer.start()
+
+    async def aclose(self) -> None:
+        """Store what is queued, then release threads (the store is closed by its owner)."""
+        if isinstance(self._writer, LoopWriter):
+            self._writer.stop()
+        else:
+            await asyncio.to_thread(self._writer.stop)
+        await asyncio.to_thread(self._pool.shutdown, True)
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def _write_many(self, items: Sequence[_Pending]) -> list[RecordResult]:
+        """Store a group of decisions in one transaction (one commit for all of them)."""
+        return self.store.record_decisions(
+            [
+                DecisionInput(
+                    transaction=p.doc,
+                    score=float(p.result.score),
+                    decision=p.result.decision,
+                    model_version=p.result.model_version,
+                    reasons=p.reasons,
+                    rules_fired=list(p.result.rules_fired),
+                    anomaly_score=(
+                        None if p.result.anomaly_score is None else float(p.result.anomaly_score)
+                    ),
+                    latency_ms=p.latency_ms,
+                    at=p.at,
+                )
+                for p in items
+            ]
+        )
+
+    def _find_many(self, ids: Sequence[str]) -> list[RecordResult | None]:
+        find = self.store.find_record
+        return [find(tid) for tid in ids]
+
+    def _elapsed_ms(self, t0: float) -> float:
+        return round((self.timer() - t0) * 1000.0, 3)
+
+    async def score(self, tx: TransactionIn, t0: float) -> dict[str, Any]:
+        """Decide on one transaction; return the JSON-ready response body.
+
+        Parameters
+        ----------
+        tx:
+            The validated transaction.
+        t0:
+            When the request arrived (``timer()`` seconds), for the reported latency.
+        """
+        return (await self.decide([tx], t0))[0]
+
+    async def score_many(self, txs: Sequence[TransactionIn], t0: float) -> list[dict[str, Any]]:
+        """Decide on several transactions, scored in request order.
+
+        Raises
+        ------
+        ApiError
+            413 when the batch is larger than ``max_batch``.
+        """
+        if len(txs) > self.config.max_batch:
+            raise ApiError(
+                413,
+                "payload_too_large",
+                f"{len(txs)} transactions in one call; at most {self.config.max_batch} are "
+                "accepted (split the batch, or raise --max-batch)",
+            )
+        return await self.decide(txs, t0)
+
+    async def decide(self, txs: Sequence[TransactionIn], t0: float) -> list[dict[str, Any]]:
+        """Score what is new, replay what is stored or in flight, store, then answer.
+
+        The transactions are scored in the order given (the card's features depend on it);
+        a repeated ``transaction_id`` (in the batch, in flight in another request, or stored
+        already) gets the first decision with ``replayed: true``.
+        """
+        loop = asyncio.get_running_loop()
+        n = len(txs)
+        bodies: list[dict[str, Any] | None] = [None] * n
+        first: dict[str, int] = {}
+        dup_of: dict[int, int] = {}
+        waits: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        mine: list[int] = []
+        owned: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        for i, tx in enumerate(txs):
+            tid = tx.transaction_id
+            if tid in first:
+                dup_of[i] = first[tid]
+                continue
+            first[tid] = i
+            waiting = self._inflight.get(tid)
+            if waiting is not None:
+                waits[i] = waiting
+                continue
+            fut: asyncio.Future[dict[str, Any]] = loop.create_future()
+            self._inflight[tid] = fut
+            owned[tid] = fut
+            mine.append(i)
+        try:
+            if mine:
+                await self._decide_owned(txs, mine, bodies, t0)
+            for i in mine:
+                body = bodies[i]
+                assert body is not None
+                owned[txs[i].transaction_id].set_result(body)
+        except BaseException as exc:
+            for f in owned.values():
+                if not f.done():
+                    f.set_exception(exc)
+                    f.exception()  # retrieved: no "never retrieved" log when nobody waited
+            raise
+        finally:
+            for tid in owned:
+                del self._inflight[tid]
+        for i, waiting in waits.items():
+            bodies[i] = self._replay(await asyncio.shield(waiting))
+        for i, j in dup_of.items():
+            src = bodies[j]
+            assert src is not None
+            bodies[i] = self._replay(src)
+        latency = self._elapsed_ms(t0)
+        out: list[dict[str, Any]] = []
+        for b in bodies:
+            assert b is not None
+            b["server_latency_ms"] = latency
+            out.append(b)
+        return out
+
+    def _replay(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.metrics.replays.inc()
+        out = dict(body)
+        out["replayed"] = True
+        return out
+
+    async def _decide_owned(
+        self,
+        txs: Sequence[TransactionIn],
+        mine: Sequence[int],
+        bodies: list[dict[str, Any] | None],
+        t0: float,
+    ) -> None:
+        ids = [txs[i].transaction_id for i in mine]
+        # A primary-key read from a local SQLite file (~30 µs) costs less than a thread hop;
+        # over the network (PostgreSQL) the loop must not wait for the round trip.
+        found = self._find_many(ids) if self._inline_reads else await self._db(self._find_many, ids)
+        m = self.metrics
+        t_parse = self.timer()
+        m.stage("parse", t_parse - t0)
+        scored: list[tuple[int, _Pending]] = []
+        failure: BaseException | None = None
+        scorer = self._scorer  # the scorer these requests started with, even if reloaded
+        for i, stored in zip(mine, found, strict=True):
+            if stored is not None:
+                self.metrics.replays.inc()
+                bodies[i] = _decision_body(
+                    stored.decision, stored.case_id, replayed=True, latency_ms=0.0
+                )
+                continue
+            record = txs[i].model_dump()
+            try:
+                result = scorer.score_one(record)
+            except Exception as exc:  # store what was scored (features moved), then fail
+                failure = exc
+                break
+            timings = result.timings_us
+            for stage in ("features", "model", "reasons", "rules"):
+                us = timings.get(stage)
+                if us is not None:
+                    m.stage(stage, us / 1e6)
+            pending = _Pending(
+                doc={k: v for k, v in record.items() if v is not None},
+                result=result,
+                reasons=_reason_dicts(result),
+                latency_ms=(self.timer() - t0) * 1000.0,
+                at=self.clock(),
+            )
+            scored.append((i, pending))
+        if scored:
+            t_scored = self.timer()
+            try:
+                futures = [self._writer.submit(p) for _, p in scored]
+            except RuntimeError as exc:
+                raise ApiError(
+                    503, "service_unavailable", f"the service is shutting down ({exc}); retry"
+                ) from None
+            saved = await asyncio.gather(*futures, return_exceptions=True)
+            m.stage("persistence", self.timer() - t_scored)
+            for (i, p), rec in zip(scored, saved, strict=True):
+                if isinstance(rec, BaseException):
+                    failure = failure or rec
+                    continue
+                if not rec.created:
+                    # Another worker stored this transaction first: answer with its decision.
+                    m.replays.inc()
+                    bodies[i] = _decision_body(
+                        rec.decision, rec.case_id, replayed=True, latency_ms=0.0
+                    )
+                    continue
+                r = p.result
+                m.decision(r.decision, float(r.score))
+                bodies[i] = {
+                    "transaction_id": r.transaction_id,
+                    "score": float(r.score),
+                    "anomaly_score": None if r.anomaly_score is None else float(r.anomaly_score),
+                    "decision": r.decision,
+                    "reasons": p.reasons,
+                    "rules_fired": list(r.rules_fired),
+                    "model_version": r.model_version,
+                    "case_id": rec.case_id,
+                    "replayed": False,
+                    "server_latency_ms": 0.0,
+                }
+        if failure is not None:
+            raise failure
+
+    # -- feedback and cases ----------------------------------------------------------------
+
+    async def feedback(
+        self,
+        transaction_id: str,
+        label: str,
+        source: str,
+        note: str | None,
+        principal: Principal,
+    ) -> dict[str, Any]:
+        """Store a label, resolve the transaction's open case, feed the label to features."""
+        at = self.clock()
+
+        def work() -> Any:
+            return self.store.add_feedback(
+                transaction_id, label, source, actor=principal.actor, note=note, at=at
+            )
+
+        fb = await self._db(work)
+        self._scorer.add_label(transaction_id, _LABELS[label], at)
+        return {
+            "feedback_id": fb.id,
+            "transaction_id": fb.transaction_id,
+            "label": fb.label,
+            "source": fb.source,
+            "note": fb.note,
+            "received_at": fb.received_at,
+        }
+
+    async def list_cases(
+        self, status: str | None, limit: int, cursor: str | None
+    ) -> dict[str, Any]:
+        """One page of cases, oldest first."""
+        try:
+            page = await self._db(self.store.list_cases, status, limit, cursor)
+        except ConfigError as exc:
+            raise ApiError(422, "validation_error", f"cursor: {exc}") from None
+        return {"cases": [case_body(c) for c in page.items], "next_cursor": page.next_cursor}
+
+    async def get_case(self, case_id: int) -> dict[str, Any]:
+        """A case with its transaction, score, reasons and the card's recent transactions."""
+        history = max(1, self.config.recent_transactions)
+
+        def work() -> Any:
+            return self.store.get_case(case_id, history=history)
+
+        detail = await self._db(work)
+        d = detail.decision
+        body = case_body(detail.case)
+        body.update(
+            {
+                "transaction": d.transaction,
+                "anomaly_score": d.anomaly_score,
+                "reasons": list(d.reasons),
+                "rules_fired": list(d.rules_fired),
+                "model_version": d.model_version,
+                "feedback": [
+                    {
+                        "feedback_id": f.id,
+                        "label": f.label,
+                        "source": f.source,
+                        "note": f.note,
+                        "received_at": f.received_at,
+                        "actor": f.actor,
+                    }
+                    for f in detail.feedback
+                ],
+                "recent_transactions": [
+                    {
+                        "transaction_id": h.transaction_id,
+                        "timestamp": h.timestamp,
+                        "amount": h.amount,
+                        "decision": h.decision,
+                        "score": h.score,
+                    }
+                    for h in detail.card_history[: self.config.recent_transactions]
+                ],
+            }
+        )
+        return body
+
+    async def resolve_case(
+        self, case_id: int, resolution: str, note: str | None, principal: Principal
+    ) -> dict[str, Any]:
+        """Close a case; the verdict is also stored as an analyst label (once)."""
+        at = self.clock()
+
+        def work() -> tuple[Case, bool]:
+            case = self.store.resolve_case(
+                case_id, resolution, actor=principal.actor, note=note, at=at
+            )
+            closed_now = case.resolved_at == at and case.resolved_by == principal.actor
+            if closed_now:  # this call closed it: keep the verdict as a training label too
+                self.store.add_feedback(
+                    case.transaction_id,
+                    resolution,
+                    "analyst",
+                    actor=principal.actor,
+                    note=note,
+                    at=at,
+                )
+            return case, closed_now
+
+        try:
+            case, closed_now = await self._db(work)
+        except CaseConflictError as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
+        if closed_now:  # on the loop thread: the in-process state store is not thread-safe
+            self._scorer.add_label(case.transaction_id, _LABELS[resolution], at)
+        return case_body(case)
+
+    # -- models ----------------------------------------------------------------------------
+
+    def model_info(self) -> dict[str, Any]:
+        """The loaded bundle's version and manifest."""
+        s = self._scorer
+        return {"model_version": s.model_version, "manifest": dict(s.manifest)}
+
+    async def reload(self) -> dict[str, Any]:
+        """Build the champion's scorer off the loop, then swap it in atomically.
+
+        Raises
+        ------
+        ApiError
+            409 when the new bundle cannot be loaded (the old model keeps serving), 503 when
+            reloading is not configured.
+        """
+        if self._factory is None:
+            raise ApiError(
+                503, "service_unavailable", "this service was started without a model registry"
+            )
+        factory = self._factory
+        async with self._reload_lock:
+            old = self._scorer
+            try:
+                new = await asyncio.get_running_loop().run_in_executor(None, factory, old)
+            except (BundleError, ConfigError) as exc:
+                self.metrics.reloads.labels("failed").inc()
+                raise ApiError(
+                    409,
+                    "conflict",
+                    f"reload failed, still serving {old.model_version}: {exc}",
+                ) from None
+            self._scorer = new
+            self.metrics.set_model(new.model_version)
+            self.metrics.reloads.labels("ok").inc()
+        log.info(
+            "model reloaded: %s -> %s",
+            old.model_version,
+            new.model_version,
+            extra={"previous_version": old.model_version, "model_version": new.model_version},
+        )
+        return {
+            "previous_version": old.model_version,
+            "model_version": new.model_version,
+            "reloaded": new.model_version != old.model_version,
+        }
+
+    # -- readiness -------------------------------------------------------------------------
+
+    def _ping_db(self) -> None:
+        with self.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    async def readiness(self, ping_state: Callable[[], None] | None) -> dict[str, Any]:
+        """Check the model, the database and the feature state; never raises."""
+        checks: dict[str, str] = {"model": "ok"}
+
+        async def probe(name: str, fn: Callable[[], None]) -> None:
+            try:
+                await asyncio.wait_for(self._db(fn), timeout=2.0)
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
+
+        await probe("database", self._ping_db)
+        if ping_state is not None:
+            await probe("state_store", ping_state)
+        else:
+            checks["state_store"] = "ok (in-process)"
+        ok = all(v.startswith("ok") for v in checks.values())
+        return {
+            "status": "ready" if ok else "not_ready",
+            "checks": checks,
+            "model_version": self._scorer.model_version,
+        }
