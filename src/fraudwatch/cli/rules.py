@@ -46,12 +46,10 @@ def _field_types(fs: FeatureSet, extra: Sequence[str] = ()) -> dict[str, FieldTy
     return out
 
 
-def _resolve_bundle(ref: str, registry_root: str) -> Bundle:
-    from fraudwatch.registry import Registry, load_bundle
+def _resolve_bundle_ref(ref: str, registry_root: str) -> Bundle:
+    from fraudwatch.scoring import resolve_bundle
 
-    if ref.startswith("s3://") or Path(ref).is_dir():
-        return load_bundle(ref)
-    return Registry(registry_root).get(ref)
+    return resolve_bundle(ref, registry_root)
 
 
 def _feature_set(ctx: typer.Context, bundle: Bundle | None) -> FeatureSet:
@@ -127,7 +125,7 @@ def check(
 
     known: dict[str, FieldType] | None = None
     if not any_field:
-        bundle = _resolve_bundle(model, settings_from(ctx).registry) if model else None
+        bundle = _resolve_bundle_ref(model, settings_from(ctx).registry) if model else None
         known = _field_types(_feature_set(ctx, bundle), field or ())
     ruleset = load_rules(path, known_fields=known)
     console = out_console()
@@ -297,7 +295,7 @@ def backtest(
     from fraudwatch.rules import backtest_rules, load_rules
 
     settings = settings_from(ctx)
-    bundle = _resolve_bundle(model, settings.registry) if model else None
+    bundle = _resolve_bundle_ref(model, settings.registry) if model else None
     fs = _feature_set(ctx, bundle)
     ruleset = load_rules(rules, known_fields=_field_types(fs))
     prof: str | Path = Path(profile) if profile.lower().endswith((".yaml", ".yml")) else profile

@@ -27,7 +27,7 @@ from fraudwatch.serving._service import DecisionService, ScorerFactory
 from fraudwatch.store import Store
 
 if TYPE_CHECKING:
-    from fraudwatch.registry import Bundle
+    pass
 
 __all__ = [
     "CONFIG_ENV",
@@ -61,7 +61,7 @@ def default_scorer_factory(config: ServiceConfig) -> ScorerFactory:
     """
 
     def build(current: ScorerLike | None) -> ScorerLike:
-        from fraudwatch.scoring import Scorer, load_scorer
+        from fraudwatch.scoring import Scorer, load_scorer, resolve_bundle
 
         if current is None:
             return load_scorer(
@@ -75,7 +75,7 @@ def default_scorer_factory(config: ServiceConfig) -> ScorerFactory:
             )
         if not isinstance(current, Scorer):
             raise ConfigError("reloading needs a fraudwatch.scoring.Scorer to take state from")
-        bundle = _resolve_bundle(config.model, config.registry)
+        bundle = resolve_bundle(config.model, config.registry)
         ruleset = None
         if config.rules_path is not None:
             from fraudwatch.rules import load_rules
@@ -86,15 +86,6 @@ def default_scorer_factory(config: ServiceConfig) -> ScorerFactory:
         return Scorer(bundle, current.store, ruleset, explain=config.explain)
 
     return build
-
-
-def _resolve_bundle(model_ref: str, registry_root: str) -> Bundle:
-    """A bundle folder or ``s3://`` bundle URI, else a registry version or alias."""
-    from fraudwatch.registry import Registry, load_bundle
-
-    if model_ref.startswith("s3://") or (Path(model_ref) / "manifest.json").exists():
-        return load_bundle(model_ref)
-    return Registry(registry_root).get(model_ref)
 
 
 def _state_ping(scorer: ScorerLike, cfg: ServiceConfig) -> tuple[Callable[[], None] | None, Any]:

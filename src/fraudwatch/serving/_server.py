@@ -40,13 +40,19 @@ def uvicorn_options(config: ServiceConfig, *, log_level: str = "INFO") -> dict[s
 
 
 def _load_snapshot_once(cfg: ServiceConfig) -> None:
-    from fraudwatch.features import RedisStateStore, StateSnapshot
+    """Load the warm-start snapshot into the shared Redis state, checked against the model.
+
+    It goes through :meth:`fraudwatch.scoring.Scorer.load_snapshot`, which refuses a snapshot
+    built for another feature set than the bundle's.
+    """
+    from fraudwatch.features import StateSnapshot
+    from fraudwatch.scoring import Scorer, open_state_store, resolve_bundle
 
     assert cfg.snapshot_path is not None
     snapshot = StateSnapshot.load(cfg.snapshot_path)
-    state = RedisStateStore(cfg.state, prefix=cfg.state_prefix)
+    state = open_state_store(cfg.state, prefix=cfg.state_prefix)
     try:
-        state.load_snapshot(snapshot)
+        Scorer(resolve_bundle(cfg.model, cfg.registry), state).load_snapshot(snapshot)
     finally:
         state.close()
     log.info("feature state loaded from snapshot %s", cfg.snapshot_path)
