@@ -2,26 +2,31 @@
 
 What it does (everything on 127.0.0.1, bounded in count and time):
 
-1. simulates card transactions and trains a LightGBM bundle of realistic size (300 trees of
-   63 leaves, early stopping off, with the Isolation Forest detector), registers it as
-   champion in a temporary registry;
-2. for each backend (``memory+sqlite``: in-process state and SQLite, one worker;
-   ``redis+postgres``: Redis state and PostgreSQL), starts ``fraudwatch serve`` with an API
-   key, warms it up, then sends paced load at each rate (open loop, latency measured from
-   the scheduled send time) and finally saturates it (wrk if installed, else a closed-loop
-   client) to find the maximum throughput;
-3. reads the per-stage cost of one request (parse, features, model, reasons, rules,
-   persistence) from the server's ``fraudwatch_stage_seconds`` metrics, and the server's CPU
-   time per request from ``/proc``;
-4. prints a Markdown table and writes the raw numbers as JSON.
+1. trains a LightGBM bundle of realistic size (300 trees of 63 leaves, early stopping off,
+   with the Isolation Forest detector) on simulated transactions and promotes it in a
+   registry (``--registry DIR`` keeps it, so later runs skip the ~1 minute of training);
+2. for each backend — ``memory+sqlite`` (in-process state, SQLite, one worker) and
+   ``redis+postgres`` (Redis state, PostgreSQL in a scratch database) — starts
+   ``fraudwatch serve`` in its own process with an API key and warms it up;
+3. measures the cost of one request at 50 req/s, where no request waits for another: the
+   mean time of each stage (parse, features, model, reasons, rules, persistence) from the
+   server's ``fraudwatch_stage_seconds`` metrics, and the server's CPU per request;
+4. sends open-loop load at each rate (250, 500, 1,000 req/s by default) from this process:
+   request *i* is due at ``start + i / rate`` and its latency counts from that due time, so
+   a stalled server is charged for the requests it delayed; then saturates the server with a
+   closed loop of 32 connections for the maximum throughput;
+5. prints, and with ``--markdown`` writes, a ready-to-paste Markdown section: the command,
+   date, machine, load average, a CPU calibration and, for every row, how much CPU *other*
+   processes used meanwhile (the machine is shared); ``--json`` keeps the raw numbers.
 
-Install wrk with ``apt-get install -y wrk`` (Debian package) for the saturation run; without
-it the bundled closed-loop client is used. This script installs nothing.
+The load generator (``loadgen.py``) is a bounded asyncio HTTP/1.1 client of ~30 µs per
+request; this script installs nothing.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_serving.py --out benchmarks/results/serving.json
-    .venv/bin/python benchmarks/bench_serving.py --backends memory+sqlite --duration 5
+    .venv/bin/python benchmarks/bench_serving.py --registry /tmp/fw-bench-registry \\
+        --markdown benchmarks/results/serving.md --json benchmarks/results/serving.json
+    .venv/bin/python benchmarks/bench_serving.py --quick       # about 2 minutes after training
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import re
@@ -38,6 +44,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,26 +61,35 @@ FRAUDWATCH = Path(sys.executable).parent / "fraudwatch"
 PG_ADMIN = os.environ.get("FRAUDWATCH_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("FRAUDWATCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 STAGES = ("parse", "features", "model", "reasons", "rules", "persistence")
+TRAINED_AT = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+# -- set-up ----------------------------------------------------------------------------------
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def train_registry(
-    root: Path, *, customers: int, days: int, trees: int, seed: int, anomaly: bool = True
-) -> str:
-    """Train the benchmark bundle and promote it; return its version."""
+def ensure_registry(root: Path, *, trees: int, seed: int, anomaly: bool) -> str:
+    """Return the champion of ``root``, training and promoting one first if there is none."""
     from fraudwatch.registry import Registry
+
+    if root.exists() and any(root.iterdir()):
+        try:
+            return Registry(root).resolve("champion")
+        except Exception as exc:  # an unusable folder: say so rather than overwrite it
+            raise SystemExit(f"{root} is not a registry with a champion ({exc})") from None
     from fraudwatch.simulate import SimulationConfig, simulate
     from fraudwatch.training import train_bundle
 
-    data = simulate(SimulationConfig(customers=customers, days=days, seed=seed, fraud_rate=0.01))
+    data = simulate(SimulationConfig(customers=2000, days=28, seed=seed, fraud_rate=0.01))
     bundle = train_bundle(
         data,
-        created_at=datetime(2024, 6, 1, tzinfo=UTC),
+        created_at=TRAINED_AT,
         seed=seed,
         model_params={"n_estimators": trees, "early_stopping_rounds": None},
         label_delay=timedelta(days=3),
@@ -78,31 +97,56 @@ def train_registry(
     )
     reg = Registry(root)
     reg.register(bundle)
-    reg.promote(bundle.version, "champion", at=datetime(2024, 6, 1, tzinfo=UTC))
+    reg.promote(bundle.version, "champion", at=TRAINED_AT)
     return bundle.version
 
 
 def request_bodies(n: int, seed: int) -> list[dict[str, Any]]:
-    """Realistic transactions to send (simulated after the training period), time-ordered."""
+    """``n`` realistic transactions (simulated after the training period), in time order."""
     from fraudwatch.simulate import SimulationConfig, simulate
 
+    days = max(7, math.ceil(n / 9000))  # ~9,000 transactions a day from 3,000 customers
     data = simulate(
-        SimulationConfig(customers=3000, days=7, seed=seed + 1, start="2024-06-02")
+        SimulationConfig(customers=3000, days=days, seed=seed + 1, start="2024-06-02")
     ).sort("timestamp")
-    rows = []
-    for r in data.head(n).iter_rows(named=True):
-        rows.append(
-            {
-                k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in r.items()
-                if v is not None and k not in ("is_fraud", "fraud_scenario")
-            }
-        )
-    return rows
+    return [
+        {
+            k: (v.isoformat() if isinstance(v, datetime) else v)
+            for k, v in r.items()
+            if v is not None and k not in ("is_fraud", "fraud_scenario")
+        }
+        for r in data.head(n).iter_rows(named=True)
+    ]
+
+
+def calibration_s() -> float:
+    """Seconds for a 1M-step Python loop now (~0.03 s on an idle modern core)."""
+    start = time.perf_counter()
+    x = 0
+    for i in range(1_000_000):
+        x += i
+    return time.perf_counter() - start
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every process of the machine has used (``/proc/stat``), 0 if unknown."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    ticks = [int(x) for x in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process (the load generator)."""
+    t = os.times()
+    return t.user + t.system
 
 
 class Server:
-    """``fraudwatch serve`` in a subprocess."""
+    """``fraudwatch serve`` in a subprocess on 127.0.0.1."""
 
     def __init__(self, args: list[str], log: Path) -> None:
         self.port = free_port()
@@ -118,6 +162,7 @@ class Server:
         )
 
     def wait_ready(self, timeout: float = 180.0) -> None:
+        """Wait for ``/readyz`` to answer 200."""
         import httpx
 
         deadline = time.monotonic() + timeout
@@ -133,11 +178,10 @@ class Server:
         raise RuntimeError("server not ready: " + self.log.read_text()[-2000:])
 
     def cpu_seconds(self) -> float:
-        """User+system CPU of the server and its children (workers)."""
+        """User + system CPU of the server and its worker processes."""
         total = 0.0
         tick = os.sysconf("SC_CLK_TCK")
-        pids = [self.proc.pid, *_children(self.proc.pid)]
-        for pid in pids:
+        for pid in [self.proc.pid, *_children(self.proc.pid)]:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
@@ -146,34 +190,41 @@ class Server:
         return total
 
     def stop(self) -> None:
+        """Terminate the server (kill it if it does not stop in 20 s)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(5)
         self._log.close()
 
 
 def _children(pid: int) -> list[int]:
     try:
-        out = subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
-        ).stdout
-    except FileNotFoundError:
-        return []
-    return [int(x) for x in out.split()]
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        try:
+            text = subprocess.run(
+                ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+            ).stdout
+        except FileNotFoundError:
+            return []
+    return [int(x) for x in text.split()]
+
+
+# -- measurement -----------------------------------------------------------------------------
 
 
 def stage_totals(port: int) -> dict[str, tuple[float, float]]:
-    """``{stage: (sum_seconds, count)}`` from the server's metrics."""
+    """``{stage: (sum of seconds, count)}`` from the server's metrics."""
     import httpx
 
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    out: dict[str, list[float]] = {s: [0.0, 0.0] for s in STAGES}
-    for m in re.finditer(
-        r'fraudwatch_stage_seconds_(sum|count)\{stage="(\w+)"\} ([0-9.e+-]+)', text
-    ):
+    out = {s: [0.0, 0.0] for s in STAGES}
+    pattern = r'fraudwatch_stage_seconds_(sum|count)\{stage="(\w+)"\} ([0-9.e+-]+)'
+    for m in re.finditer(pattern, text):
         kind, stage, value = m.group(1), m.group(2), float(m.group(3))
         if stage in out:
             out[stage][0 if kind == "sum" else 1] += value
@@ -183,90 +234,60 @@ def stage_totals(port: int) -> dict[str, tuple[float, float]]:
 def stage_means_us(
     before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
 ) -> dict[str, float]:
+    """Mean µs per request of each stage between two readings."""
     means = {}
     for s in STAGES:
-        ds = after[s][0] - before[s][0]
-        dn = after[s][1] - before[s][1]
-        means[s] = round(ds / dn * 1e6, 1) if dn else float("nan")
+        seconds = after[s][0] - before[s][0]
+        count = after[s][1] - before[s][1]
+        means[s] = round(seconds / count * 1e6, 1) if count else float("nan")
     return means
 
 
-def make_requests(bodies: list[dict[str, Any]], run: str, key: str) -> Any:
+@dataclass
+class Window:
+    """CPU use while one load ran: the server, the load generator, everything else."""
+
+    server_s: float
+    loadgen_s: float
+    other_s: float
+    wall_s: float
+
+
+@contextmanager
+def measured(server: Server, into: list[Window]) -> Iterator[None]:
+    """Record the CPU used by the server, this process and the rest of the machine."""
+    s0, g0, m0, w0 = server.cpu_seconds(), own_cpu_s(), machine_busy_s(), time.monotonic()
+    yield
+    s1, g1, m1, w1 = server.cpu_seconds(), own_cpu_s(), machine_busy_s(), time.monotonic()
+    server_s, gen_s = s1 - s0, g1 - g0
+    into.append(Window(server_s, gen_s, max(0.0, (m1 - m0) - server_s - gen_s), w1 - w0))
+
+
+def request_maker(bodies: list[dict[str, Any]], run: str, key: str) -> Callable[[int], bytes]:
+    """``make(i)``: the bytes of request ``i`` (a unique transaction id, bodies in turn)."""
     headers = [("Authorization", f"Bearer {key}")]
     templates = [
         json.dumps({**b, "transaction_id": "@@ID@@"}, separators=(",", ":")) for b in bodies
     ]
+    counter = iter(range(10**9))
 
-    def request(i: int) -> bytes:
-        body = templates[i % len(templates)].replace("@@ID@@", f"{run}-{i}").encode()
+    def make(_: int) -> bytes:
+        i = next(counter)
+        body = templates[i % len(templates)].replace("@@ID@@", f"{run}-{i}", 1).encode()
         return build_request("/v1/score", body, headers)
 
-    return request
+    return make
 
 
-def wrk_max(
-    port: int, bodies: list[dict[str, Any]], key: str, run: str, seconds: int
-) -> dict[str, Any]:
-    """Saturate with wrk (2 threads, 32 connections); unique ids from a Lua counter."""
-    lines = [json.dumps(json.dumps({**b, "transaction_id": "@@ID@@"})) for b in bodies[:2000]]
-    lua = (
-        "local bodies = {" + ",".join(lines) + "}\n"
-        "local n = 0\nlocal tid = 0\nlocal threads = {}\n"
-        "function setup(thread) tid = tid + 1; thread:set('tid', tid) end\n"
-        "function init(args) n = 0 end\n"
-        "function request()\n"
-        "  n = n + 1\n"
-        "  local b = bodies[(n % #bodies) + 1]:gsub('@@ID@@', '" + run + "-w' .. tid .. '-' .. n)\n"
-        "  return wrk.format('POST', '/v1/score', {['Content-Type']='application/json',"
-        " ['Authorization']='Bearer " + key + "'}, b)\n"
-        "end\n"
-    )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(lua)
-        script = f.name
-    try:
-        out = subprocess.run(
-            [
-                "wrk",
-                "-t2",
-                "-c32",
-                f"-d{seconds}s",
-                "--latency",
-                "-s",
-                script,
-                f"http://127.0.0.1:{port}/v1/score",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=seconds + 60,
-        ).stdout
-    finally:
-        os.unlink(script)
-
-    def ms(token: str) -> float:
-        value = float(re.match(r"[0-9.]+", token).group(0))  # type: ignore[union-attr]
-        return (
-            value / 1000
-            if token.endswith("us")
-            else value * 1000
-            if token.endswith("s") and not token.endswith("ms")
-            else value
-        )
-
-    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    mx = ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+def row_of(target: str, res: LoadResult, window: Window) -> dict[str, Any]:
+    """One table row: the client's view of a load plus the CPU it cost."""
+    n = max(1, len(res.latencies))
     return {
-        "tool": "wrk -t2 -c32",
-        "throughput_rps": rps,
-        "p50_ms": p50,
-        "p99_ms": p99,
-        "max_ms": mx,
-        "non_200": float(non2xx.group(1)) if non2xx else 0.0,
-        "raw": out,
+        "target": target,
+        **res.summary(),
+        "server_cpu_ms_per_request": round(window.server_s / n * 1000, 3),
+        "other_cores": round(window.other_s / window.wall_s, 2) if window.wall_s else 0.0,
+        "loadgen_cores": round(window.loadgen_s / window.wall_s, 2) if window.wall_s else 0.0,
     }
 
 
@@ -275,211 +296,208 @@ def bench_backend(
     serve_args: list[str],
     db_url: str,
     bodies: list[dict[str, Any]],
-    rates: list[float],
-    duration: float,
+    opts: argparse.Namespace,
     workdir: Path,
 ) -> dict[str, Any]:
+    """Start one server and run the stage probe, the paced rates and the saturation run."""
     from fraudwatch.store import open_store
 
     with open_store(db_url, upgrade=True) as store:
         _, key = store.create_api_key("bench", ["score"])
     server = Server([*serve_args, "--db", db_url], workdir / f"{name}.log")
-    results: dict[str, Any] = {"backend": name, "args": serve_args, "rates": []}
-    run = f"{name}-{int(time.time())}"
+    out: dict[str, Any] = {"backend": name, "args": serve_args, "rows": []}
+    make = request_maker(bodies, f"{name}-{uuid.uuid4().hex[:6]}", key)
+    windows: list[Window] = []
     try:
         server.wait_ready()
-        req = make_requests(bodies, run, key)
-        counter = {"i": 0}
-
-        def next_request(_: int) -> bytes:
-            counter["i"] += 1
-            return req(counter["i"])
-
-        asyncio.run(run_paced(server.port, next_request, rate=200, duration_s=3))  # warm-up
-        # Stage costs at a low rate, where no request waits for another: the cost of one.
-        before, cpu0 = stage_totals(server.port), server.cpu_seconds()
-        probe = asyncio.run(run_paced(server.port, next_request, rate=50, duration_s=6))
-        after, cpu1 = stage_totals(server.port), server.cpu_seconds()
-        results["stages_us"] = stage_means_us(before, after)
-        results["idle_latency"] = probe.summary()
-        results["cpu_ms_per_request_50rps"] = round(
-            (cpu1 - cpu0) / max(1, len(probe.latencies)) * 1000, 3
-        )
-        print(f"  {name} stages at 50/s (µs): {results['stages_us']}", flush=True)
-        for rate in rates:
-            before, cpu0 = stage_totals(server.port), server.cpu_seconds()
-            res: LoadResult = asyncio.run(
-                run_paced(server.port, next_request, rate=rate, duration_s=duration)
-            )
-            after, cpu1 = stage_totals(server.port), server.cpu_seconds()
-            row = {"target_rps": rate, **res.summary(), "stages_us": stage_means_us(before, after)}
-            row["server_cpu_ms_per_request"] = round(
-                (cpu1 - cpu0) / max(1, len(res.latencies)) * 1000, 3
-            )
-            results["rates"].append(row)
-            print(
-                f"  {name} @ {rate:>6.0f}/s: {json.dumps({k: v for k, v in row.items() if k != 'stages_us'})}",
-                flush=True,
-            )
-        before, cpu0 = stage_totals(server.port), server.cpu_seconds()
-        if shutil.which("wrk"):
-            mx = wrk_max(server.port, bodies, key, run + "-max", int(duration))
-        else:
+        asyncio.run(run_paced(server.port, make, rate=200, duration_s=opts.warmup))
+        before = stage_totals(server.port)
+        with measured(server, windows):
+            probe = asyncio.run(run_paced(server.port, make, rate=50, duration_s=opts.probe))
+        out["stages_us"] = stage_means_us(before, stage_totals(server.port))
+        out["probe"] = row_of("50", probe, windows[-1])
+        print(f"  {name} stages at 50 req/s (µs): {out['stages_us']}", flush=True)
+        for rate in opts.rate_list:
+            with measured(server, windows):
+                res = asyncio.run(run_paced(server.port, make, rate=rate, duration_s=opts.duration))
+            row = row_of(f"{rate:g}", res, windows[-1])
+            out["rows"].append(row)
+            print(f"  {name} @ {rate:g}/s: {json.dumps(row)}", flush=True)
+        with measured(server, windows):
             res = asyncio.run(
-                run_closed(server.port, next_request, duration_s=duration, connections=32)
+                run_closed(server.port, make, duration_s=opts.duration, connections=32)
             )
-            mx = {"tool": "closed-loop asyncio, 32 connections", **res.summary()}
-        after, cpu1 = stage_totals(server.port), server.cpu_seconds()
-        mx["stages_us"] = stage_means_us(before, after)
-        results["max"] = mx
-        print(
-            f"  {name} max: {json.dumps({k: v for k, v in mx.items() if k not in ('raw', 'stages_us')})}",
-            flush=True,
-        )
+        row = row_of("max", res, windows[-1])
+        out["rows"].append(row)
+        print(f"  {name} max: {json.dumps(row)}", flush=True)
     finally:
         server.stop()
-    return results
+    return out
 
 
-def markdown(all_results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """A PostgreSQL database for one run, dropped afterwards."""
+    import psycopg
+
+    name = f"fw_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_redis_prefix() -> Iterator[str]:
+    """A Redis key prefix for one run; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"fwbench:{uuid.uuid4().hex[:8]}:"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(REDIS)
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i : i + 500])
+        client.close()
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    """The Markdown section for docs/benchmarks.md."""
     lines = [
-        f"Machine: {meta['machine']}; load average at start {meta['loadavg']}; "
-        f"model: {meta['model']}; command: `{meta['command']}`",
+        "Command (from the repository root):",
         "",
-        "| backend | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | non-200 | server CPU ms/req |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "```",
+        meta["command"],
+        "```",
+        "",
+        f"Measured {meta['date']} on {meta['machine']}; load average at start "
+        f"{meta['loadavg_start']}, at end {meta['loadavg_end']}; calibration "
+        f"{meta['calibration_s']:.3f} s (a 1M-step Python loop, ~0.03 s on an idle core). "
+        f"Model: {meta['model']}; `--explain {meta['explain']}`"
+        + (f", `--explainer {meta['explainer']}`" if meta.get("explainer") else "")
+        + f"; {meta['duration_s']:g} s per rate.",
+        "",
+        "| backend | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms "
+        "| non-200 | server CPU ms/req | other processes (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in all_results:
-        for row in r["rates"]:
+    for r in results:
+        for row in r["rows"]:
+            target = "max (32 conn.)" if row["target"] == "max" else row["target"]
             lines.append(
-                f"| {r['backend']} | {row['target_rps']:.0f} | {row['throughput_rps']:.0f} | "
-                f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['p999_ms']:.2f} | "
-                f"{row['max_ms']:.1f} | {row['non_200']:.0f} | {row['server_cpu_ms_per_request']:.2f} |"
+                f"| {r['backend']} | {target} | {row['throughput_rps']:.0f} "
+                f"| {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['p999_ms']:.2f} "
+                f"| {row['max_ms']:.1f} | {row['non_200'] + row['errors']:.0f} "
+                f"| {row['server_cpu_ms_per_request']:.2f} | {row['other_cores']:.2f} |"
             )
-        mx = r["max"]
-        lines.append(
-            f"| {r['backend']} | max ({mx['tool']}) | {mx['throughput_rps']:.0f} | "
-            f"{mx['p50_ms']:.2f} | {mx['p99_ms']:.2f} | - | {mx.get('max_ms', float('nan')):.1f} | "
-            f"{mx['non_200']:.0f} | - |"
-        )
     lines += [
         "",
-        "Per-stage mean cost of one request (µs) at 50 req/s (no queueing), with the p50 "
-        "latency seen by the client and the server's CPU per request:",
+        "Cost of one request at 50 req/s (no queueing): mean µs per request of each stage "
+        "(server metrics; `reasons` averages over all requests, most of which get none), "
+        "the client's p50 and the server's CPU per request:",
         "",
+        "| backend | " + " | ".join(STAGES) + " | client p50 ms | server CPU ms/req |",
+        "|---|" + "---:|" * (len(STAGES) + 2),
     ]
-    lines.append("| backend | " + " | ".join(STAGES) + " | client p50 ms | server CPU ms/req |")
-    lines.append("|---|" + "---:|" * (len(STAGES) + 2))
-    for r in all_results:
+    for r in results:
         st = r["stages_us"]
         lines.append(
             f"| {r['backend']} | "
             + " | ".join(f"{st[s]:.0f}" for s in STAGES)
-            + f" | {r['idle_latency']['p50_ms']:.2f} | {r['cpu_ms_per_request_50rps']:.2f} |"
+            + f" | {r['probe']['p50_ms']:.2f} | {r['probe']['server_cpu_ms_per_request']:.2f} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+# -- main ------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (``--quick`` shortens every phase)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--backends", default="memory+sqlite,redis+postgres")
-    parser.add_argument("--rates", default="250,500,1000")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per rate")
+    parser.add_argument("--rates", default="250,500,1000", help="paced rates, req/s")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per rate (10)")
+    parser.add_argument("--quick", action="store_true", help="3 s per rate, short warm-up")
     parser.add_argument("--trees", type=int, default=300)
+    parser.add_argument("--registry", type=Path, default=None, help="keep/reuse the bundle here")
     parser.add_argument("--workers", type=int, default=1, help="workers for redis+postgres")
-    parser.add_argument("--explain", default="flagged")
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--explain", default="flagged", choices=("flagged", "all", "none"))
+    parser.add_argument("--explainer", default=None, help="passed to serve --explainer")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument(
-        "--no-anomaly", action="store_true", help="train the bundle without the Isolation Forest"
-    )
-    args = parser.parse_args()
+    parser.add_argument("--no-anomaly", action="store_true", help="no Isolation Forest")
+    parser.add_argument("--json", type=Path, default=None, help="write the raw numbers here")
+    parser.add_argument("--markdown", type=Path, default=None, help="write the section here")
+    opts = parser.parse_args(argv)
+    opts.rate_list = [float(x) for x in opts.rates.split(",") if x.strip()]
+    if opts.duration is None:
+        opts.duration = 3.0 if opts.quick else 10.0
+    opts.warmup = 2.0 if opts.quick else 5.0
+    opts.probe = 4.0 if opts.quick else 8.0
+    return opts
 
-    rates = [float(x) for x in args.rates.split(",")]
-    work = Path(tempfile.mkdtemp(prefix="fw-bench-"))
-    meta = {
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print the Markdown section."""
+    opts = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="fw-bench-serving-"))
+    registry = opts.registry or work / "registry"
+    meta: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "loadavg_start": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "calibration_s": calibration_s(),
+        "command": " ".join([".venv/bin/python", *sys.argv]),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "explain": opts.explain,
+        "explainer": opts.explainer,
+        "duration_s": opts.duration,
     }
-    print(f"training the bundle ({args.trees} trees) in {work} ...", flush=True)
-    t = time.perf_counter()
-    version = train_registry(
-        work / "registry",
-        customers=2000,
-        days=28,
-        trees=args.trees,
-        seed=args.seed,
-        anomaly=not args.no_anomaly,
+    print(f"bundle: {opts.trees} trees in {registry} (trained if missing) ...", flush=True)
+    started = time.perf_counter()
+    version = ensure_registry(
+        registry, trees=opts.trees, seed=opts.seed, anomaly=not opts.no_anomaly
     )
-    detector = "no anomaly detector" if args.no_anomaly else "+ Isolation Forest"
-    meta["model"] = f"LightGBM {args.trees} trees x 63 leaves {detector} ({version})"
-    print(f"  trained in {time.perf_counter() - t:.0f}s", flush=True)
-    bodies = request_bodies(20_000, args.seed)
+    detector = "without anomaly detector" if opts.no_anomaly else "+ Isolation Forest"
+    meta["model"] = f"LightGBM {opts.trees} trees x 63 leaves {detector} ({version})"
+    print(f"  ready in {time.perf_counter() - started:.0f} s", flush=True)
+    per_backend = sum(opts.rate_list) * opts.duration + 250 * opts.duration + 2000
+    bodies = request_bodies(int(min(60_000, per_backend)), opts.seed)
+    common = ["--registry", str(registry), "--explain", opts.explain]
+    if opts.explainer:
+        common += ["--explainer", opts.explainer]
     results = []
     try:
-        for backend in args.backends.split(","):
-            common = ["--registry", str(work / "registry"), "--explain", args.explain]
+        for backend in opts.backends.split(","):
             if backend == "memory+sqlite":
-                results.append(
-                    bench_backend(
-                        backend,
-                        [*common, "--state", "memory"],
-                        f"sqlite:///{work / 'bench.db'}",
-                        bodies,
-                        rates,
-                        args.duration,
-                        work,
-                    )
-                )
+                args = [*common, "--state", "memory"]
+                db = f"sqlite:///{work / 'bench.db'}"
+                results.append(bench_backend(backend, args, db, bodies, opts, work))
             elif backend == "redis+postgres":
-                import psycopg
-                import redis
-
-                db = f"fw_bench_{int(time.time())}"
-                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                    conn.execute(f'CREATE DATABASE "{db}"')
-                prefix = f"fwbench:{int(time.time())}:"
-                try:
-                    results.append(
-                        bench_backend(
-                            backend,
-                            [
-                                *common,
-                                "--state",
-                                REDIS,
-                                "--state-prefix",
-                                prefix,
-                                "--workers",
-                                str(args.workers),
-                            ],
-                            f"postgresql://postgres@127.0.0.1:5432/{db}",
-                            bodies,
-                            rates,
-                            args.duration,
-                            work,
-                        )
-                    )
-                finally:
-                    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-                    client = redis.Redis.from_url(REDIS)
-                    keys = list(client.scan_iter(match=prefix + "*", count=1000))
-                    for i in range(0, len(keys), 500):
-                        client.delete(*keys[i : i + 500])
-                    client.close()
+                with scratch_postgres() as db, scratch_redis_prefix() as prefix:
+                    args = [*common, "--state", REDIS, "--state-prefix", prefix]
+                    args += ["--workers", str(opts.workers)]
+                    results.append(bench_backend(backend, args, db, bodies, opts, work))
             else:
-                raise SystemExit(f"unknown backend {backend!r}")
+                raise SystemExit(f"unknown backend {backend!r}: memory+sqlite or redis+postgres")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    table = markdown(results, meta)
-    print("\n" + table)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        for r in results:
-            r.get("max", {}).pop("raw", None)
-        args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    meta["loadavg_end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    text = markdown(results, meta)
+    print("\n" + text)
+    if opts.markdown is not None:
+        opts.markdown.parent.mkdir(parents=True, exist_ok=True)
+        opts.markdown.write_text(text)
+    if opts.json is not None:
+        opts.json.parent.mkdir(parents=True, exist_ok=True)
+        opts.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,16 @@ def test_scores_equal_sklearn_score_samples(toy: Any) -> None:
     np.testing.assert_array_equal(det.score(toy.x_val), expected)
 
 
+def test_blocks_in_threads_equal_sklearn(toy: Any) -> None:
+    """Check that many blocks of rows scored by two threads equal scikit-learn exactly."""
+    det = AnomalyDetector(n_estimators=30).fit(toy.x, columns=[0, 1, 2, 3])
+    rng = np.random.default_rng(4)
+    x = toy.x_val[rng.integers(0, toy.x_val.shape[0], 40_000)]
+    expected = -det.forest_.score_samples(x[:, :4])
+    np.testing.assert_array_equal(det.score(x, num_threads=2), expected)
+    np.testing.assert_array_equal(det.score(x, num_threads=1), expected)
+
+
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(2, 400), missing=st.floats(0, 0.5))
 def test_loaded_scores_equal_sklearn_with_missing(seed: int, n: int, missing: float) -> None:

@@ -90,10 +90,11 @@ def test_non_monotone_category_is_learnt(kind: str) -> None:
     assert risky > 3 * others
 
 
-def test_contributions_sum_to_margin(kind: str, toy: Any) -> None:
-    """Check that each row's contributions (bias last) sum to the log-odds."""
+@pytest.mark.parametrize("method", ["path", "shap"])
+def test_contributions_sum_to_margin(kind: str, method: str, toy: Any) -> None:
+    """Check that each row's contributions (bias last) sum to the log-odds, for each method."""
     model = fitted(kind, toy)
-    c = model.contributions(toy.x_val[:200])
+    c = model.contributions(toy.x_val[:200], method=method)  # type: ignore[arg-type]
     assert c.shape == (200, toy.x.shape[1] + 1)
     margin = model.decision_function(toy.x_val[:200])
     np.testing.assert_allclose(c.sum(axis=1), margin, atol=SUM_TOL[kind], rtol=0)

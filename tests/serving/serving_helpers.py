@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -16,6 +17,10 @@ import httpx
 from fastapi import FastAPI
 
 REPO = Path(__file__).resolve().parents[2]
+PG_ADMIN_URL = os.environ.get(
+    "FRAUDWATCH_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+"""The maintenance database the tests connect to (as in tests/conftest.py)."""
 
 RULES_YAML = """\
 version: 1

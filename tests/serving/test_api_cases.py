@@ -196,6 +196,7 @@ async def test_metrics_count_decisions_and_errors(
         await client.post("/v1/score", json=fresh_tx(amount=-1))
         text = (await client.get("/metrics")).text
     assert 'fraudwatch_decisions_total{decision="decline"} 2.0' in text
+    assert "fraudwatch_score_count 2.0" in text
     assert 'fraudwatch_errors_total{kind="validation_error"} 1.0' in text
     assert "fraudwatch_model_info{version=" in text
     latency = 'fraudwatch_http_request_duration_seconds_count{method="POST",route="/v1/score"'

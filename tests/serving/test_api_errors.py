@@ -1,4 +1,4 @@
-"""Tests of authentication, scopes and error responses of the decision API."""
+"""Tests of authentication, scopes, the audit trail and error responses of the decision API."""
 
 from __future__ import annotations
 
@@ -236,3 +236,111 @@ async def test_unknown_route_is_json_404(app_factory: Callable[..., FastAPI]) ->
         r = await client.get("/v2/nothing")
     assert r.status_code == 404
     assert set(r.json()["error"]) == {"code", "message", "request_id"}
+
+
+async def test_audit_log_names_the_key_for_each_action(
+    app_factory: Callable[..., FastAPI],
+    fresh_tx: Tx,
+    keys: dict[str, str],
+    sqlite_url: str,
+    store_at: Callable[[str], Store],
+) -> None:
+    """Check that feedback, a case resolution and a model reload are audited under the key."""
+    labelled, resolved = fresh_tx(amount=REVIEW_AMOUNT), fresh_tx(amount=REVIEW_AMOUNT)
+    async with running(app_factory(auth=True)) as client:
+        for tx in (labelled, resolved):
+            await client.post("/v1/score", json=tx, headers=bearer(keys["score"]))
+        case_id = (
+            await client.get("/v1/cases", params={"limit": 10}, headers=bearer(keys["admin"]))
+        ).json()["cases"][1]["case_id"]
+        fb = await client.post(
+            "/v1/feedback",
+            json={
+                "transaction_id": labelled["transaction_id"],
+                "label": "fraud",
+                "source": "analyst",
+            },
+            headers=bearer(keys["feedback"]),
+        )
+        res = await client.post(
+            f"/v1/cases/{case_id}/resolve",
+            json={"resolution": "legit"},
+            headers=bearer(keys["feedback"]),
+        )
+        reload = await client.post("/v1/models/reload", headers=bearer(keys["admin"]))
+    assert (fb.status_code, res.status_code, reload.status_code) == (200, 200, 200)
+    store = store_at(sqlite_url)
+    by_action: dict[str, list[Any]] = {}
+    for e in store.list_audit(limit=100).items:
+        by_action.setdefault(e.action, []).append(e)
+    assert [e.target for e in by_action["feedback.add"]] == [
+        f"transaction:{resolved['transaction_id']}",
+        f"transaction:{labelled['transaction_id']}",
+    ]
+    assert len(by_action["case.resolve"]) == 2  # one by the feedback, one by the analyst
+    assert all("test-feedback" in e.actor for e in by_action["feedback.add"])
+    (entry,) = by_action["model.reload"]
+    assert "test-admin" in entry.actor
+    assert entry.details["outcome"] == "ok"
+    assert entry.target == f"model:{reload.json()['model_version']}"
+    for e in store.list_audit(limit=100).items:
+        assert all(key not in e.actor for key in keys.values()), "a key leaked into the audit"
+
+
+def _error_cases(tx: dict[str, Any], keys: dict[str, str]) -> list[tuple[int, dict[str, Any]]]:
+    """(expected status, request) pairs covering each kind of client error."""
+    js = {"content-type": "application/json"}
+    return [
+        (400, {"method": "POST", "url": "/v1/score", "content": b"{", "headers": js}),
+        (401, {"method": "POST", "url": "/v1/score", "json": tx}),
+        (
+            403,
+            {"method": "POST", "url": "/v1/score", "json": tx, "headers": bearer(keys["feedback"])},
+        ),
+        (404, {"method": "GET", "url": "/v1/cases/424242", "headers": bearer(keys["admin"])}),
+        (405, {"method": "DELETE", "url": "/v1/score", "headers": bearer(keys["admin"])}),
+        (
+            413,
+            {
+                "method": "POST",
+                "url": "/v1/score",
+                "content": b"[" + b"0," * 3000 + b"0]",
+                "headers": {**js, **bearer(keys["score"])},
+            },
+        ),
+        (
+            415,
+            {
+                "method": "POST",
+                "url": "/v1/feedback",
+                "data": {"a": "b"},
+                "headers": bearer(keys["admin"]),
+            },
+        ),
+        (
+            422,
+            {
+                "method": "POST",
+                "url": "/v1/score",
+                "json": {**tx, "amount": "x"},
+                "headers": bearer(keys["score"]),
+            },
+        ),
+    ]
+
+
+async def test_every_client_error_is_json_with_request_id(
+    app_factory: Callable[..., FastAPI], fresh_tx: Tx, keys: dict[str, str]
+) -> None:
+    """Check that 400/401/403/404/405/413/415/422 share one JSON shape carrying the request id."""
+    cases = _error_cases(fresh_tx(), keys)
+    async with running(app_factory(auth=True, max_body_bytes=4096)) as client:
+        responses = [(want, await client.request(**req)) for want, req in cases]
+    for want, r in responses:
+        assert r.status_code == want, r.text
+        assert r.headers["content-type"] == "application/json"
+        err = r.json()["error"]
+        assert {"code", "message", "request_id"} <= set(err)
+        assert err["request_id"] == r.headers["x-request-id"]
+        assert err["message"]
+        assert "Traceback" not in r.text

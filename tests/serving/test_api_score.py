@@ -173,3 +173,19 @@ async def test_explanations_only_for_flagged_by_default(
     assert (allowed["decision"], allowed["reasons"]) == ("allow", [])
     assert flagged["decision"] == "review"
     assert flagged["reasons"]
+
+
+@pytest.mark.parametrize("explainer", ["path", "shap"])
+async def test_explainer_choice_is_used_and_kept_on_reload(
+    app_factory: Callable[..., FastAPI], fresh_tx: Tx, explainer: str
+) -> None:
+    """Check that --explainer reaches the scorer, gives reasons, and survives a reload."""
+    app = app_factory(explain="flagged", explainer=explainer)
+    async with running(app) as client:
+        flagged = (await client.post("/v1/score", json=fresh_tx(amount=REVIEW_AMOUNT))).json()
+        started_with = app.state.service.scorer.explainer
+        assert (await client.post("/v1/models/reload")).status_code == 200
+        after_reload = app.state.service.scorer.explainer
+    assert (started_with, after_reload) == (explainer, explainer)
+    assert flagged["reasons"]
+    assert all(r["contribution"] > 0 for r in flagged["reasons"])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from serving_helpers import DECLINE_AMOUNT, REVIEW_AMOUNT, running
+from serving_helpers import DECLINE_AMOUNT, PG_ADMIN_URL, REVIEW_AMOUNT, running
 
 from fraudwatch.serving import TransactionIn
 from fraudwatch.store import Store
@@ -101,15 +102,45 @@ async def test_readyz_reports_redis_down(
 
 @pytest.mark.redis
 async def test_score_with_redis_down_is_503(
-    app_factory: Callable[..., FastAPI], fresh_tx: Tx, redis_prefix: str
+    app_factory: Callable[..., FastAPI],
+    fresh_tx: Tx,
+    redis_prefix: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Check that scoring while the state store is unreachable is a 503 asking to retry."""
+    """Check that scoring with the state store down is a 503, logged under its request id."""
     app = app_factory(state="redis://127.0.0.1:1/0", state_prefix=redis_prefix)
     async with running(app) as client:
-        r = await client.post("/v1/score", json=fresh_tx())
+        with caplog.at_level(logging.ERROR, logger="fraudwatch"):
+            r = await client.post("/v1/score", json=fresh_tx())
     assert r.status_code == 503
     assert r.headers["retry-after"] == "1"
-    assert r.json()["error"]["code"] == "service_unavailable"
+    err = r.json()["error"]
+    assert err["code"] == "service_unavailable"
+    assert "Traceback" not in r.text
+    logged = [x for x in caplog.records if getattr(x, "request_id", None) == err["request_id"]]
+    assert logged, "the 5xx is logged with the request id the client received"
+
+
+@pytest.mark.postgres
+async def test_readyz_reports_postgresql_down(
+    app_factory: Callable[..., FastAPI], pg_url: str
+) -> None:
+    """Check that readiness turns 503 naming the database when PostgreSQL goes away."""
+    import psycopg
+
+    app = app_factory(database_url=pg_url)
+    async with running(app) as client:
+        ready = await client.get("/readyz")
+        name = pg_url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        down = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert down.status_code == 503
+    body = down.json()
+    assert body["status"] == "not_ready"
+    assert body["checks"]["database"].startswith("failed")
+    assert body["checks"]["model"] == "ok"
 
 
 @pytest.mark.parametrize("state", ["memory", "redis"])
@@ -190,4 +221,44 @@ async def test_snapshot_starts_the_service_warm(
     cold = await card_count(app_factory())
     warm = await card_count(app_factory(snapshot_path=str(snapshot)))
     assert cold == 0
+    assert warm == expected
+
+
+@pytest.mark.redis
+async def test_snapshot_loaded_once_for_workers_warms_redis_state(
+    make_config: Callable[..., Any],
+    app_factory: Callable[..., FastAPI],
+    fresh_tx: Tx,
+    simulated: Any,
+    registry_root: str,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Any,
+) -> None:
+    """Check that the snapshot the parent loads before starting workers reaches their state."""
+    from fraudwatch.features import build_snapshot
+    from fraudwatch.registry import Registry
+    from fraudwatch.scoring import bundle_feature_set
+    from fraudwatch.serving._server import _load_snapshot_once
+
+    history = simulated.sort("timestamp")
+    fs = bundle_feature_set(Registry(registry_root).get("champion"))
+    snapshot = build_snapshot(fs, history).save(tmp_path / "snapshot")
+    last = history.tail(1).row(0, named=True)
+    shared = {"state": redis_url, "state_prefix": redis_prefix}
+    _load_snapshot_once(make_config(snapshot_path=str(snapshot), workers=2, **shared))
+    app = app_factory(**shared)  # a worker: no snapshot of its own
+    async with running(app) as client:
+        await client.get("/healthz")
+        probe = TransactionIn.model_validate(
+            fresh_tx(card_id=last["card_id"], timestamp=last["timestamp"].isoformat())
+        ).model_dump()
+        warm = float(app.state.service.scorer.features_one(probe)["tx_count_card_30d"])
+    import polars as pl
+
+    expected = history.filter(
+        (pl.col("card_id") == last["card_id"])
+        & (pl.col("timestamp") > last["timestamp"] - timedelta(days=30))
+    ).height
+    assert expected >= 1
     assert warm == expected

@@ -66,3 +66,10 @@ def test_serve_answers_with_auth_by_default(
     assert r.status_code == 401
     docs = httpx.get(server.url + "/openapi.json", timeout=5).json()
     assert "/v1/score" in docs["paths"]
+
+
+def test_bad_explainer_exits_2(registry_root: str, sqlite_url: str) -> None:
+    """Check that an unknown --explainer value exits 2 naming the option's field."""
+    code, out = run("serve", "--registry", registry_root, "--db", sqlite_url, "--explainer", "lime")
+    assert code == 2
+    assert "explainer" in out

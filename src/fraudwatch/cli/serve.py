@@ -49,6 +49,13 @@ def serve(
         str | None,
         typer.Option("--explain", help="Reasons for: flagged (default), all or none."),
     ] = None,
+    explainer: Annotated[
+        str | None,
+        typer.Option(
+            "--explainer",
+            help="How reasons are computed: path (default, about a prediction's cost) or shap.",
+        ),
+    ] = None,
     max_batch: Annotated[
         int | None, typer.Option("--max-batch", min=1, help="Most transactions per batch call.")
     ] = None,
@@ -89,6 +96,7 @@ def serve(
         rules_path=str(rules) if rules is not None else None,
         snapshot_path=str(snapshot) if snapshot is not None else None,
         explain=explain,
+        explainer=explainer,
         max_batch=max_batch,
         auth=False if no_auth else None,
         sagemaker=True if sagemaker else None,

@@ -3,7 +3,9 @@
 Every fraud model satisfies :class:`FraudModel`: ``fit`` / ``predict_proba`` /
 ``decision_function`` / ``contributions`` / ``save`` / ``load``, saves in its library's
 native format (never pickle), and scores so that higher means more suspicious. Choose one by
-name with :func:`make_model`.
+name with :func:`make_model`. ``contributions(x, method="path")`` (the default) credits each
+split's change of node value to its feature at about the cost of a prediction;
+``method="shap"`` gives TreeSHAP values (see ``docs/models.md``).
 
 Examples
 --------

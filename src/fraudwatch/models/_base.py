@@ -12,7 +12,8 @@ Scores follow three rules that every implementation keeps:
 * :meth:`FraudModel.predict_proba` returns the fraud probability, shape ``(n,)`` (unlike
   scikit-learn's ``(n, 2)``);
 * ``contributions(x).sum(axis=1) == decision_function(x)`` (the log-odds of
-  ``predict_proba``), the last column being the bias.
+  ``predict_proba``), the last column being the bias, for each explanation method
+  (:data:`EXPLAIN_METHODS`: ``"path"``, the default, and ``"shap"``).
 
 Class weights make the learner see frauds as heavier (``class_weight``); the log of the
 weight is then subtracted from the margin (the prior-shift correction), so probabilities
@@ -27,7 +28,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -36,12 +37,15 @@ from scipy.special import expit
 from fraudwatch.errors import BundleError, ConfigError, DataValidationError
 
 __all__ = [
+    "EXPLAIN_METHODS",
     "META_FILE",
+    "ExplainMethod",
     "FitInputs",
     "FraudModel",
     "Matrix",
     "ModelBase",
     "Vector",
+    "check_explain_method",
     "check_matrix",
     "positive_weight",
     "read_json_file",
@@ -57,6 +61,12 @@ META_FILE = "model_meta.json"
 """Name of the metadata file every fraud model writes beside its native model file."""
 
 FORMAT_VERSION = 1
+
+ExplainMethod = Literal["path", "shap"]
+EXPLAIN_METHODS: tuple[ExplainMethod, ...] = ("path", "shap")
+"""How contributions are computed: ``path`` (split-by-split changes along the row's path in
+each tree, about the cost of a prediction) or ``shap`` (TreeSHAP, about 100x that). Both
+sum exactly to the log-odds; a linear model gives the same answer for both."""
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _MAX_CODE = 2**31 - 2
@@ -93,7 +103,7 @@ class FraudModel(Protocol):
         """Log-odds of :meth:`predict_proba`, shape ``(n,)``."""
         ...
 
-    def contributions(self, x: Matrix) -> Matrix:
+    def contributions(self, x: Matrix, *, method: ExplainMethod = "path") -> Matrix:
         """Per-feature contributions to the log-odds, shape ``(n, n_features + 1)``."""
         ...
 
@@ -131,6 +141,26 @@ def sigmoid(margin: npt.ArrayLike) -> Vector:
     0.5
     """
     return np.asarray(expit(np.asarray(margin, dtype=np.float64)), dtype=np.float64)
+
+
+def check_explain_method(method: object) -> ExplainMethod:
+    """Return ``method`` if it is an explanation method, else raise naming the allowed ones.
+
+    Raises
+    ------
+    ConfigError
+        ``method`` is not one of :data:`EXPLAIN_METHODS`.
+
+    Examples
+    --------
+    >>> check_explain_method("path")
+    'path'
+    """
+    for allowed in EXPLAIN_METHODS:
+        if method == allowed and isinstance(method, str):
+            return allowed
+    options = ", ".join(repr(m) for m in EXPLAIN_METHODS)
+    raise ConfigError(f"explanation method must be one of {options}; got {method!r}")
 
 
 def positive_weight(y: npt.NDArray[np.int8], class_weight: str | float | None) -> float:
@@ -380,8 +410,11 @@ class ModelBase:
         """Log-odds of the fraud probability, shape ``(n,)``."""
         raise NotImplementedError  # pragma: no cover - every model overrides it
 
-    def contributions(self, x: Matrix) -> Matrix:
-        """Per-feature contributions to the log-odds, ``(n, n_features + 1)``, bias last."""
+    def contributions(self, x: Matrix, *, method: ExplainMethod = "path") -> Matrix:
+        """Per-feature contributions to the log-odds, ``(n, n_features + 1)``, bias last.
+
+        ``method`` is one of :data:`EXPLAIN_METHODS`.
+        """
         raise NotImplementedError  # pragma: no cover - every model overrides it
 
     def predict_proba(self, x: Matrix, *, num_threads: int | None = None) -> Vector:

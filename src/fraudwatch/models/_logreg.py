@@ -27,9 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 from fraudwatch.models._base import (
+    ExplainMethod,
     Matrix,
     ModelBase,
     Vector,
+    check_explain_method,
     positive_weight,
     read_json_file,
     to_json_bytes,
@@ -241,8 +243,13 @@ class LogisticModel(ModelBase):
         margin = design @ self._coef_vector() + self.intercept_
         return np.asarray(margin + self.margin_offset_, dtype=np.float64)
 
-    def contributions(self, x: Matrix) -> Matrix:
-        """Coefficient x standardised value per feature, plus the bias, ``(n, n_features + 1)``."""
+    def contributions(self, x: Matrix, *, method: ExplainMethod = "path") -> Matrix:
+        """Coefficient x standardised value per feature, plus the bias, ``(n, n_features + 1)``.
+
+        For a linear model both explanation methods give this same, exact decomposition;
+        ``method`` is only checked.
+        """
+        check_explain_method(method)
         xc = self._check_predict_input(x)
         n, f = xc.shape
         out = np.zeros((n, f + 1), dtype=np.float64)

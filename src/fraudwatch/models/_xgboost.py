@@ -21,7 +21,14 @@ import numpy as np
 import numpy.typing as npt
 
 from fraudwatch.errors import ConfigError
-from fraudwatch.models._base import Matrix, ModelBase, Vector, positive_weight
+from fraudwatch.models._base import (
+    ExplainMethod,
+    Matrix,
+    ModelBase,
+    Vector,
+    check_explain_method,
+    positive_weight,
+)
 from fraudwatch.models._params import Interval, NoneOk, OneOf
 
 __all__ = ["XGBoostModel"]
@@ -212,14 +219,29 @@ class XGBoostModel(ModelBase):
         raw = self.booster_.inplace_predict(xc, predict_type="margin")
         return np.asarray(raw, dtype=np.float64) + self.margin_offset_
 
-    def contributions(self, x: Matrix) -> Matrix:
-        """TreeSHAP contributions to the log-odds, shape ``(n, n_features + 1)``.
+    def contributions(self, x: Matrix, *, method: ExplainMethod = "path") -> Matrix:
+        """Contributions of each feature to the log-odds, shape ``(n, n_features + 1)``.
 
         The last column is the bias; rows sum to :meth:`decision_function` (to float32
         precision, XGBoost's internal type).
+
+        Parameters
+        ----------
+        x:
+            Feature matrix with the columns of ``feature_names_in_``.
+        method:
+            ``"path"`` (default): XGBoost's ``approx_contribs`` (the change of node value at
+            each split on the row's path, credited to the split's feature), about the cost
+            of a prediction. ``"shap"``: XGBoost's TreeSHAP, much slower.
         """
+        check_explain_method(method)
         xc = self._check_predict_input(x)
-        out = np.array(self.booster_.predict(self._dmatrix(xc), pred_contribs=True), np.float64)
+        out = np.array(
+            self.booster_.predict(
+                self._dmatrix(xc), pred_contribs=True, approx_contribs=method == "path"
+            ),
+            np.float64,
+        )
         out[:, -1] += self.margin_offset_
         return out
 

@@ -7,7 +7,7 @@ feature definitions, model bundle, decision function and reason phrases.
 
 from __future__ import annotations
 
-from fraudwatch.scoring._batch import BatchScores, score_frame
+from fraudwatch.scoring._batch import BatchScores, StageTime, score_frame
 from fraudwatch.scoring._load import load_scorer, open_state_store, resolve_bundle
 from fraudwatch.scoring._result import DecisionName, ScoreResult
 from fraudwatch.scoring._scorer import ExplainMode, Scorer, bundle_feature_set
@@ -20,6 +20,7 @@ __all__ = [
     "Reason",
     "ScoreResult",
     "Scorer",
+    "StageTime",
     "bundle_feature_set",
     "load_scorer",
     "open_state_store",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fraudwatch.errors import BundleError, ConfigError
 from fraudwatch.features import MemoryStateStore, StateStore
+from fraudwatch.models._base import ExplainMethod
 from fraudwatch.registry import Bundle, Registry, load_bundle
 from fraudwatch.rules import load_rules
 from fraudwatch.scoring._scorer import ExplainMode, Scorer
@@ -51,6 +52,7 @@ def load_scorer(
     snapshot_path: str | None = None,
     *,
     explain: ExplainMode = "flagged",
+    explainer: ExplainMethod = "path",
     state_prefix: str = "fw:",
 ) -> Scorer:
     """Load the bundle, the rules and the feature state, and return a ready scorer.
@@ -69,6 +71,8 @@ def load_scorer(
         A feature-state snapshot written from history, loaded so the service starts warm.
     explain:
         Which transactions get reasons.
+    explainer:
+        How their contributions are computed: ``path`` (default) or ``shap`` (TreeSHAP).
     state_prefix:
         Key prefix in Redis.
     """
@@ -78,7 +82,7 @@ def load_scorer(
     if rules_path is not None:
         ruleset = load_rules(Path(rules_path), known_fields=list(scorer_fs.names) + _tx_fields())
     store = open_state_store(state, prefix=state_prefix)
-    scorer = Scorer(bundle, store, ruleset, explain=explain)
+    scorer = Scorer(bundle, store, ruleset, explain=explain, explainer=explainer)
     if snapshot_path is not None:
         from fraudwatch.features import StateSnapshot
 

@@ -13,10 +13,9 @@ from datetime import datetime
 from time import perf_counter_ns
 from typing import Any, Literal
 
-import numpy as np
-
 from fraudwatch.errors import BundleError
 from fraudwatch.features import FeatureSet, OnlineExecutor, StateSnapshot, StateStore
+from fraudwatch.models._base import ExplainMethod, check_explain_method
 from fraudwatch.registry import Bundle
 from fraudwatch.rules import RuleSet, decide_one
 from fraudwatch.scoring._result import DecisionName, ScoreResult
@@ -52,10 +51,19 @@ class Scorer:
     ruleset:
         Rules and allow/deny lists; ``None`` means no rules.
     explain:
-        Which transactions get reasons: ``flagged`` (review and decline: the default, since
-        TreeSHAP costs about a hundred predictions), ``all``, or ``none``.
+        Which transactions get reasons: ``flagged`` (review and decline: the default),
+        ``all``, or ``none``.
+    explainer:
+        How contributions are computed: ``path`` (default; about the cost of a prediction,
+        tables built when the scorer is created) or ``shap`` (TreeSHAP, about a hundred
+        predictions). See ``docs/models.md``.
     n_reasons:
         Reasons per transaction at most.
+
+    Raises
+    ------
+    ConfigError
+        ``explainer`` is not ``path`` or ``shap``.
 
     Examples
     --------
@@ -71,10 +79,12 @@ class Scorer:
         ruleset: RuleSet | None = None,
         *,
         explain: ExplainMode = "flagged",
+        explainer: ExplainMethod = "path",
         n_reasons: int = 3,
     ) -> None:
         if explain not in _EXPLAIN:
             raise ValueError(f"explain must be one of {', '.join(_EXPLAIN)}; got {explain!r}")
+        self.explainer = check_explain_method(explainer)
         self.bundle = bundle
         self.feature_set = bundle_feature_set(bundle)
         self.store = store
@@ -88,6 +98,10 @@ class Scorer:
         self._version = bundle.version
         self._encoder = bundle.encoder
         self._manifest = bundle.manifest
+        self._model = bundle.model
+        warm = getattr(self._model, "leaf_tables", None)
+        if explain != "none" and explainer == "path" and callable(warm):
+            warm()  # build the path tables now rather than on the first flagged transaction
 
     @property
     def model_version(self) -> str:
@@ -129,7 +143,7 @@ class Scorer:
         decision: DecisionName = decided.decision
         reasons: tuple[Any, ...] = ()
         if self.explain == "all" or (self.explain == "flagged" and decision != "allow"):
-            contrib = np.asarray(self.bundle.contributions(x)[0, :-1], dtype=np.float64)
+            contrib = self._model.contributions(x, method=self.explainer)[0, :-1]
             values = [feats.get(n) for n in self._names]
             reasons = tuple(top_reasons(contrib, self._names, values, self._phrase, self.n_reasons))
         t4 = perf_counter_ns()

@@ -1,8 +1,10 @@
 """Turn per-transaction feature contributions into ranked, human-readable reasons.
 
-A contribution is how much a feature pushed one transaction's raw score (log-odds) up or down:
-TreeSHAP values from the model library for tree models, coefficient x standardised value for
-logistic regression. The reasons of a transaction are its features with the largest positive
+A contribution is how much a feature pushed one transaction's raw score (log-odds) up or down.
+For tree models it is, by default, the sum of the changes of node value at the splits on that
+feature along the transaction's path through each tree (``explainer="path"``), or its
+TreeSHAP value (``explainer="shap"``); for logistic regression, coefficient x standardised
+value. The reasons of a transaction are its features with the largest positive
 contributions, each rendered with the feature set's phrase ("amount 8.2x the card's 30-day
 average").
 """

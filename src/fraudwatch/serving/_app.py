@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -25,9 +25,6 @@ from fraudwatch.serving._protocols import Clock, ScorerLike, system_clock
 from fraudwatch.serving._routes import SECURITY_SCHEME, build_routers
 from fraudwatch.serving._service import DecisionService, ScorerFactory
 from fraudwatch.store import Store
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "CONFIG_ENV",
@@ -71,6 +68,7 @@ def default_scorer_factory(config: ServiceConfig) -> ScorerFactory:
                 config.rules_path,
                 config.snapshot_path,
                 explain=config.explain,
+                explainer=config.explainer,
                 state_prefix=config.state_prefix,
             )
         if not isinstance(current, Scorer):
@@ -83,7 +81,9 @@ def default_scorer_factory(config: ServiceConfig) -> ScorerFactory:
 
             known = [*bundle.feature_names, *(c.name for c in COLUMNS if not c.label)]
             ruleset = load_rules(Path(config.rules_path), known_fields=known)
-        return Scorer(bundle, current.store, ruleset, explain=config.explain)
+        return Scorer(
+            bundle, current.store, ruleset, explain=config.explain, explainer=config.explainer
+        )
 
     return build
 

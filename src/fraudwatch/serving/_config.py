@@ -34,7 +34,12 @@ class ServiceConfig(BaseModel):
     rules_path: str | None = Field(None, description="rule file applied after the model")
     snapshot_path: str | None = Field(None, description="feature-state snapshot to start warm")
     explain: Literal["flagged", "all", "none"] = Field(
-        "flagged", description="which decisions get reasons (TreeSHAP is ~100x a prediction)"
+        "flagged", description="which decisions get reasons: review/decline, all or none"
+    )
+    explainer: Literal["path", "shap"] = Field(
+        "path",
+        description="how reasons are computed: tree-path attribution (about a prediction's "
+        "cost) or TreeSHAP (about a hundred predictions)",
     )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)

@@ -257,15 +257,16 @@ def build_routers(*, sagemaker: bool) -> list[APIRouter]:
         responses={**_AUTH_ERRORS, 409: _err("the champion bundle cannot be loaded")},
     )
     async def reload(
-        request: Request, _p: Annotated[Principal, Depends(require("admin"))]
+        request: Request, principal: Annotated[Principal, Depends(require("admin"))]
     ) -> Response:
         """Load the registry's current champion and swap to it with no failed request.
 
         The old model keeps serving until the new one is fully loaded. With several
-        workers, the others follow within `reload_poll_seconds`.
+        workers, the others follow within `reload_poll_seconds`. Every attempt is written
+        to the audit log (`model.reload`) under the caller's key.
         """
         svc = _service(request)
-        body = await svc.reload()
+        body = await svc.reload(principal)
         notify = getattr(request.app.state, "notify_reload", None)
         if notify is not None:
             await notify()

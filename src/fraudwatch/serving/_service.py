@@ -163,6 +163,12 @@ class DecisionService:
             store, ttl_s=config.key_cache_seconds, timer=timer, executor=self._pool
         )
         self._inline_reads = local
+        import os as _os  # TEMP experiment
+
+        if _os.environ.get("FW_EXP_INLINE"):
+            self._inline_reads = True
+        if _os.environ.get("FW_EXP_LOOPW"):
+            self._writer = LoopWriter(self._write_many)
         metrics.set_model(scorer.model_version)
 
     # -- life cycle ------------------------------------------------------------------------
@@ -510,8 +516,15 @@ class DecisionService:
         s = self._scorer
         return {"model_version": s.model_version, "manifest": dict(s.manifest)}
 
-    async def reload(self) -> dict[str, Any]:
+    async def reload(self, principal: Principal | None = None) -> dict[str, Any]:
         """Build the champion's scorer off the loop, then swap it in atomically.
+
+        Parameters
+        ----------
+        principal:
+            Who asked for the reload; the attempt is written to the audit log as
+            ``model.reload`` (outcome ``ok`` or ``failed``) under this actor. ``None`` (a reload
+            followed from another worker, which audited it already) writes no entry.
 
         Raises
         ------
@@ -530,6 +543,12 @@ class DecisionService:
                 new = await asyncio.get_running_loop().run_in_executor(None, factory, old)
             except (BundleError, ConfigError) as exc:
                 self.metrics.reloads.labels("failed").inc()
+                if principal is not None:
+                    await self._audit_reload(
+                        principal,
+                        old.model_version,
+                        {"outcome": "failed", "model_ref": self.config.model, "error": str(exc)},
+                    )
                 raise ApiError(
                     409,
                     "conflict",
@@ -544,11 +563,34 @@ class DecisionService:
             new.model_version,
             extra={"previous_version": old.model_version, "model_version": new.model_version},
         )
-        return {
+        body = {
             "previous_version": old.model_version,
             "model_version": new.model_version,
             "reloaded": new.model_version != old.model_version,
         }
+        if principal is not None:
+            await self._audit_reload(principal, new.model_version, {"outcome": "ok", **body})
+        return body
+
+    async def _audit_reload(
+        self, principal: Principal, version: str, details: dict[str, Any]
+    ) -> None:
+        """Write the ``model.reload`` audit entry; a failure is logged, never raised.
+
+        The swap has happened (or failed) already: an audit write that fails must not turn
+        the answer into an error the caller would retry.
+        """
+        at = self.clock()
+
+        def work() -> object:
+            return self.store.audit(
+                principal.actor, "model.reload", f"model:{version}", details, at=at
+            )
+
+        try:
+            await self._db(work)
+        except Exception as exc:
+            log.error("could not write the model.reload audit entry: %s", exc, exc_info=exc)
 
     # -- readiness -------------------------------------------------------------------------
 
