@@ -9,12 +9,14 @@ It reads ``../shared/data/handbook-raw.parquet`` (``--data``, or the environment
 the whole file with :func:`fraudwatch.features.compute_batch` (point-in-time, labels used 7
 days after each transaction; cached under the temporary directory, never in the repository)
 and checks on protocol A's test week that this equals computing the week from earlier rows
-only. It then tries every candidate of a small hyper-parameter grid on the four validation
-folds, chooses one by mean validation average precision, and evaluates that one on the test
-folds with :func:`fraudwatch.evaluation.backtest` (test sets without the cards already known
-compromised, as in the handbook). It prints our figures beside the published table and
-writes a JSON report: per-fold and mean ± std metrics, the chosen hyper-parameters, every
-candidate's validation scores, timings, library versions and the git commit.
+only. It then tries every pair of feature set (``--features``: the handbook's 15 features,
+the product's default set, the default set extended) and hyper-parameters of a small grid on
+the four validation folds, chooses one pair by mean validation average precision, and
+evaluates that one on the test folds with :func:`fraudwatch.evaluation.backtest` (test sets
+without the cards already known compromised, as in the handbook). It prints our figures
+beside the published table and writes a JSON report: per-fold and mean ± std metrics, the
+chosen pair, every candidate's validation scores, reference CP@100 ceilings (label oracles),
+timings, library versions and the git commit.
 
 Training uses one thread by default (``--threads``): on a shared machine LightGBM with
 every thread ran ten times slower. See docs/quality.md for the results.
@@ -42,6 +44,7 @@ import polars as pl
 
 # the sibling module: ``python benchmarks/handbook.py`` puts this folder first on sys.path
 from handbook_protocol import (
+    FEATURE_VARIANTS,
     HANDBOOK_DELAY,
     METRICS,
     PROTOCOL_A_TEST,
@@ -53,13 +56,16 @@ from handbook_protocol import (
     check_point_in_time,
     evaluate_candidate,
     feature_set_for,
-    grid,
     handbook_test_set,
+    hidden_terminal_frauds,
     make_train_fn,
+    oracle_card_precision,
     protocol_a_fold,
     protocol_folds,
     summarise,
     tune_on_validation,
+    union_feature_set,
+    variant_candidates,
 )
 
 log = logging.getLogger("handbook")
@@ -102,10 +108,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", choices=("lightgbm", "xgboost", "logreg"), default="lightgbm")
     p.add_argument(
         "--features",
-        choices=("extended", "default"),
-        default="extended",
-        help="'default': the product's default feature set; 'extended': plus 10 declared "
-        "features (see EXTENDED_FEATURES in benchmarks/handbook_protocol.py)",
+        nargs="+",
+        choices=FEATURE_VARIANTS,
+        default=list(FEATURE_VARIANTS),
+        help="feature sets to try on the validation folds (default: all three): 'handbook' "
+        "the handbook's 15 features, 'default' the product's default set, 'extended' the "
+        "default set plus EXTENDED_FEATURES (benchmarks/handbook_protocol.py)",
     )
     p.add_argument("--out", type=Path, default=Path("handbook-results.json"))
     p.add_argument("--threads", type=int, default=1, help="training threads (default 1)")
@@ -123,6 +131,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="skip recomputing protocol A's test week from earlier rows only",
     )
     args = p.parse_args(argv)
+    args.features = list(dict.fromkeys(args.features))
     if args.data is None:
         args.data = default_data_path()
     if args.threads < 1:
@@ -250,6 +259,61 @@ def goal(protocol: str, summary: dict[str, dict[str, float | None]]) -> dict[str
     return out
 
 
+def references(
+    frame: pl.DataFrame, folds: dict[str, dict[str, list[Any]]], protocols: list[str], *, seed: int
+) -> dict[str, Any]:
+    """CP@100 of two label oracles on every validation and test fold (reading aids only).
+
+    ``all_labels`` knows every label; ``without_hidden_frauds`` knows every label except the
+    compromised-terminal frauds no known label can reveal yet (see
+    :func:`handbook_protocol.hidden_terminal_frauds`) — the ceiling of any model that only
+    sees labels 7 days old.
+    """
+    hidden = hidden_terminal_frauds(frame)
+    out: dict[str, Any] = {
+        "note": "label oracles, computed from the labels alone; no model, no choice depends "
+        "on them",
+        "hidden_frauds": int(hidden.sum()),
+    }
+    parts = {"validation": folds[protocols[0]]["validation"]}
+    for p in protocols:
+        parts[f"test_{p}"] = folds[p]["test"]
+    for part, fold_list in parts.items():
+        rows = []
+        for fold in fold_list:
+            rows.append(
+                {
+                    "test": fold.test.to_dict(),
+                    "all_labels": oracle_card_precision(frame, fold, seed=seed),
+                    "without_hidden_frauds": oracle_card_precision(
+                        frame, fold, hidden=hidden, seed=seed
+                    ),
+                }
+            )
+        means: dict[str, float | None] = {}
+        for key in ("all_labels", "without_hidden_frauds"):
+            values = [r[key] for r in rows if r[key] is not None]
+            means[key] = sum(values) / len(values) if values else None
+        out[part] = {"folds": rows, "mean": means}
+    return out
+
+
+def print_references(ref: dict[str, Any]) -> None:
+    """The oracle CP@100 means."""
+    print("\nCP@100 of label oracles (mean over folds; reading aids, not models)")
+    for part, value in ref.items():
+        if isinstance(value, dict) and "mean" in value:
+            a, h = (value["mean"][key] for key in ("all_labels", "without_hidden_frauds"))
+            print(
+                f"  {part:<12} all labels {_num(a)}   without the frauds no label reveals "
+                f"yet {_num(h)}"
+            )
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def protocol_result(scores: list[FoldScore]) -> dict[str, Any]:
     """Fold scores and their summary."""
     return {"folds": [s.to_dict() for s in scores], "summary": summarise(scores)}
@@ -293,27 +357,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     log.info("read %s rows from %s", f"{data.height:,}", args.data)
 
-    fs, dropped, extra = feature_set_for(data.columns, args.features)
+    variants = {v: feature_set_for(data.columns, v) for v in args.features}
+    sets = {v: fs for v, (fs, _, _) in variants.items()}
+    union = union_feature_set(list(sets.values()))
     features, cache = load_features(
-        fs, data, fingerprint, None if args.no_cache else args.cache_dir
+        union, data, fingerprint, None if args.no_cache else args.cache_dir
     )
     timings["features"] = cache["seconds"]
     frame = attach_features(data, features)
     report["features"] = {
-        "kind": args.features,
-        "set": fs.name,
-        "hash": fs.hash,
         "label_delay_days": HANDBOOK_DELAY.days,
-        "names": fs.names,
-        "beyond_default_set": extra,
-        "left_out": [{"feature": f, "reason": r} for f, r in dropped],
-        "cache": cache,
+        "computed": {"names": union.names, "hash": union.hash, "cache": cache},
+        "variants": {
+            v: {
+                "set": fs.name,
+                "hash": fs.hash,
+                "names": fs.names,
+                "beyond_default_set": extra,
+                "left_out": [{"feature": f, "reason": r} for f, r in dropped],
+            }
+            for v, (fs, dropped, extra) in variants.items()
+        },
     }
 
     fold_a = protocol_a_fold()
     if not args.skip_pit_check:
         log.info("checking point-in-time equivalence on %s", fold_a.test)
-        check = check_point_in_time(fs, data, features, fold_a.test)
+        check = check_point_in_time(union, data, features, fold_a.test)
         report["features"]["point_in_time_check"] = check
         timings["point_in_time_check"] = check["seconds"]
     del features
@@ -331,13 +401,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
 
     def evaluate(cand: Candidate, folds: Sequence[Any]) -> list[FoldScore]:
-        train = make_train_fn(fs, args.model, cand.params, seed=args.seed, num_threads=args.threads)
+        train = make_train_fn(
+            sets[cand.features], args.model, cand.params, seed=args.seed, num_threads=args.threads
+        )
         return evaluate_candidate(frame, folds, train)
 
     def progress(cand: Candidate, scores: list[FoldScore]) -> None:
         s = summarise(scores)
         log.info(
-            "validation %-26s AUC %.4f  AP %.4f  CP@100 %.4f  (%.0f s)",
+            "validation %-36s AUC %.4f  AP %.4f  CP@100 %.4f  (%.0f s)",
             cand.name,
             s["roc_auc"]["mean"] or float("nan"),
             s["average_precision"]["mean"] or float("nan"),
@@ -349,16 +421,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     folds = {p: protocol_folds(p) for p in protocols}
     t = time.perf_counter()
     selection: Selection = tune_on_validation(
-        grid(args.model), folds[protocols[0]]["validation"], evaluate, on_candidate=progress
+        variant_candidates(args.model, args.features),
+        folds[protocols[0]]["validation"],
+        evaluate,
+        on_candidate=progress,
     )
     timings["selection"] = _since(t)
     report["model"] = args.model
     report["seed"] = args.seed
     report["threads"] = args.threads
     report["selection"] = selection.to_dict()
+    report["features"]["chosen"] = selection.chosen.features
 
     results: dict[str, Any] = {}
-    label = f"fraudwatch {args.model} ({args.features} features)"
+    label = f"fraudwatch {args.model} ({selection.chosen.features} features)"
     t = time.perf_counter()
     test_b: list[FoldScore] | None = None
     if "B" in protocols:
@@ -375,6 +451,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for p in protocols:
         results[p]["goal"] = goal(p, results[p]["summary"])
     report["protocols"] = results
+    t = time.perf_counter()
+    report["reference_card_precision"] = references(frame, folds, protocols, seed=args.seed)
+    timings["references"] = _since(t)
     report["published"] = [
         {"model": r.model, "protocol": r.protocol, **{m: r.metric(m) for m in METRICS}}
         for r in PUBLISHED
@@ -388,6 +467,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for p in ("A", "B"):
         if p in results:
             print_table(p, results[p], label)
+    print_references(report["reference_card_precision"])
     if "B" in results:
         ok = results["B"]["goal"]["all_beaten"]
         print(f"\nProtocol B beats every published row on all three metrics: {ok}")

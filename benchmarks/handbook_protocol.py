@@ -40,6 +40,7 @@ from fraudwatch.evaluation import (
     TrainFn,
     Window,
     backtest,
+    card_precision_at_k,
     handbook_folds,
     remove_known_compromised,
 )
@@ -48,7 +49,9 @@ from fraudwatch.models import FeatureEncoder, make_model, model_class
 
 __all__ = [
     "EXTENDED_FEATURES",
+    "FEATURE_VARIANTS",
     "HANDBOOK_DELAY",
+    "HANDBOOK_FEATURES",
     "METRICS",
     "PROTOCOL_A_TEST",
     "PUBLISHED",
@@ -64,13 +67,17 @@ __all__ = [
     "feature_set_for",
     "grid",
     "handbook_test_set",
+    "hidden_terminal_frauds",
     "make_train_fn",
     "model_params",
+    "oracle_card_precision",
     "protocol_a_fold",
     "protocol_folds",
     "select_candidate",
     "summarise",
     "tune_on_validation",
+    "union_feature_set",
+    "variant_candidates",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,13 +88,17 @@ HANDBOOK_DELAY = timedelta(days=7)
 METRICS: tuple[str, ...] = ("roc_auc", "average_precision", "card_precision_at_k")
 """The handbook's three metrics, as named by :func:`fraudwatch.evaluation.evaluate_scores`."""
 
+COMPROMISE_SPAN = timedelta(days=28)
+"""How long the simulator keeps a terminal compromised (its scenario 2)."""
+
 PROTOCOL_A_TEST = (58_264, 385)
 """Transactions and frauds of the handbook's protocol A test set (its chapter 3)."""
 
 SELECTION_RULE = (
-    "highest mean average precision over the 4 validation folds (training weeks starting "
-    "2018-06-20, 06-27, 07-04, 07-11); ties broken by mean ROC AUC, then by grid order. "
-    "The test folds are evaluated only once, with the chosen candidate."
+    "every (feature set, hyper-parameters) pair of the grid is trained and scored on the 4 "
+    "validation folds (training weeks starting 2018-06-20, 06-27, 07-04, 07-11); the pair "
+    "with the highest mean average precision is chosen, ties broken by mean ROC AUC, then by "
+    "grid order. The test folds are evaluated only once, with the chosen pair."
 )
 
 
@@ -136,6 +147,23 @@ EXTENDED_FEATURES: tuple[Feature, ...] = (
     Feature("count", "terminal", window="7d", delay="7d"),
 )
 """General-purpose features declared on top of the default set for ``--features extended``."""
+
+HANDBOOK_FEATURES: tuple[Feature, ...] = (
+    Feature("value", value="amount"),
+    Feature("weekend"),
+    Feature("night"),
+    *(Feature("count", "card", window=w) for w in ("24h", "7d", "30d")),
+    *(Feature("mean", "card", "amount", w) for w in ("24h", "7d", "30d")),
+    *(Feature("count", "terminal", window=w, delay="7d") for w in ("1d", "7d", "30d")),
+    *(Feature("fraud_rate", "terminal", window=w, delay="7d") for w in ("1d", "7d", "30d")),
+)
+"""The handbook's own 15 features declared with the product's definitions (variant
+``handbook``). The handbook's card windows include the transaction itself, ours end just
+before it; otherwise the definitions are the same."""
+
+FEATURE_VARIANTS: tuple[str, ...] = ("handbook", "default", "extended")
+"""The feature sets tried on the validation folds: the handbook's 15 features, the product's
+default set, and the default set plus :data:`EXTENDED_FEATURES`."""
 
 
 # ----------------------------------------------------------------------------- folds
@@ -210,29 +238,57 @@ def handbook_test_set(data: pl.DataFrame, fold: Fold) -> pl.DataFrame:
 
 # ----------------------------------------------------------------------------- features
 def feature_set_for(
-    columns: Sequence[str], kind: Literal["default", "extended"] = "extended"
+    columns: Sequence[str], kind: str = "extended"
 ) -> tuple[FeatureSet, list[tuple[str, str]], list[str]]:
-    """The feature set for the benchmark: the product's default set, optionally extended.
+    """The feature set of variant ``kind`` (one of :data:`FEATURE_VARIANTS`).
 
     Returns
     -------
     tuple
         ``(feature_set, dropped, extra)``: the features computable from ``columns``, the
-        ``(feature, reason)`` pairs left out, and the names added beyond the default set.
+        ``(feature, reason)`` pairs left out, and the names that are not in the product's
+        default set.
 
     Raises
     ------
     ConfigError
         ``kind`` is unknown.
     """
-    if kind not in ("default", "extended"):
-        raise ConfigError(f"features must be 'default' or 'extended'; got {kind!r}")
-    base = default_feature_set(label_delay=HANDBOOK_DELAY)
-    if kind == "extended":
-        base = FeatureSet(base.features + EXTENDED_FEATURES, "default+handbook", "1")
+    if kind not in FEATURE_VARIANTS:
+        raise ConfigError(f"features must be one of {', '.join(FEATURE_VARIANTS)}; got {kind!r}")
+    default = default_feature_set(label_delay=HANDBOOK_DELAY)
+    if kind == "handbook":
+        base = FeatureSet(HANDBOOK_FEATURES, "handbook", "1")
+    elif kind == "extended":
+        base = FeatureSet(default.features + EXTENDED_FEATURES, "default+handbook", "1")
+    else:
+        base = default
     fs, dropped = base.available_for(columns)
-    extra = [f.name for f in EXTENDED_FEATURES if f.name in fs] if kind == "extended" else []
+    in_default = set(default.names)
+    extra = [name for name in fs.names if name not in in_default]
     return fs, dropped, extra
+
+
+def union_feature_set(sets: Sequence[FeatureSet]) -> FeatureSet:
+    """Every feature of ``sets`` once, in first-seen order (computed once, sliced per variant).
+
+    Each feature's values depend only on its own declaration, so the columns of a variant
+    taken from the union equal what computing the variant alone would give.
+
+    Raises
+    ------
+    ConfigError
+        Two features share a name but not a definition, or ``sets`` is empty.
+    """
+    if not sets:
+        raise ConfigError("union_feature_set needs at least one feature set")
+    seen: dict[str, Feature] = {}
+    for fs in sets:
+        for feat in fs:
+            other = seen.setdefault(feat.name, feat)
+            if other.identity() != feat.identity():
+                raise ConfigError(f"two different features are both called {feat.name!r}")
+    return FeatureSet(tuple(seen.values()), "+".join(fs.name for fs in sets), "1")
 
 
 def attach_features(data: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
@@ -332,14 +388,15 @@ def check_point_in_time(
 # ----------------------------------------------------------------------------- models
 @dataclass(frozen=True)
 class Candidate:
-    """One hyper-parameter configuration of the grid."""
+    """One point of the grid: a feature-set variant and model hyper-parameters."""
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    features: str = "extended"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``{"name", "params"}``."""
-        return {"name": self.name, "params": dict(self.params)}
+        """JSON-ready ``{"name", "features", "params"}``."""
+        return {"name": self.name, "features": self.features, "params": dict(self.params)}
 
 
 def grid(model: str) -> list[Candidate]:
@@ -448,6 +505,24 @@ def grid(model: str) -> list[Candidate]:
     raise ConfigError(f"no grid for model {model!r}; choose lightgbm, xgboost or logreg")
 
 
+def variant_candidates(model: str, variants: Sequence[str]) -> list[Candidate]:
+    """The grid of ``model`` crossed with the feature-set ``variants``, variant by variant.
+
+    Names are ``"<variant>/<hyper-parameter name>"``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown variant or model, or no variant.
+    """
+    if not variants:
+        raise ConfigError(f"choose at least one feature set of {', '.join(FEATURE_VARIANTS)}")
+    for v in variants:
+        if v not in FEATURE_VARIANTS:
+            raise ConfigError(f"features must be one of {', '.join(FEATURE_VARIANTS)}; got {v!r}")
+    return [Candidate(f"{v}/{c.name}", c.params, features=v) for v in variants for c in grid(model)]
+
+
 def model_params(
     model: str, params: Mapping[str, Any], *, seed: int, num_threads: int | None
 ) -> dict[str, Any]:
@@ -503,6 +578,95 @@ def make_train_fn(
         return FoldModel(score=score)
 
     return train
+
+
+# ----------------------------------------------------------------------------- references
+def hidden_terminal_frauds(
+    data: pl.DataFrame,
+    *,
+    delay: timedelta = HANDBOOK_DELAY,
+    span: timedelta = COMPROMISE_SPAN,
+) -> pl.Series:
+    """Which rows are compromised-terminal frauds that no known label can reveal yet.
+
+    A fraud of the simulator's compromised-terminal scenario at terminal ``T`` and time
+    ``t`` is *hidden* when no such fraud happened at ``T`` in ``(t - delay - span,
+    t - delay]``: its terminal's compromise began less than ``delay`` ago, so none of its
+    labels is known when the transaction is scored, and its amount, card and time look like
+    any other transaction's.
+
+    Parameters
+    ----------
+    data:
+        Transactions with ``timestamp``, ``terminal_id``, ``is_fraud`` and the handbook
+        profile's ``fraud_scenario``.
+    delay:
+        The label delay.
+    span:
+        How long a compromise lasts.
+
+    Returns
+    -------
+    polars.Series
+        Boolean ``hidden``, one value per row of ``data``.
+
+    Raises
+    ------
+    ConfigError
+        ``data`` has no ``fraud_scenario`` column.
+    """
+    if "fraud_scenario" not in data.columns:
+        raise ConfigError(
+            "hidden_terminal_frauds needs the fraud_scenario column; read the data with the "
+            "handbook profile"
+        )
+    is_s2 = (pl.col("is_fraud") == 1) & (pl.col("fraud_scenario") == "compromised_terminal")
+    rows = data.select("terminal_id", "timestamp", is_s2.alias("_s2")).with_row_index("_row")
+    frauds = rows.filter("_s2")
+    earlier = frauds.select("terminal_id", pl.col("timestamp").alias("_prev")).sort("_prev")
+    asked = frauds.with_columns(_key=pl.col("timestamp") - delay).sort("_key")
+    # both sides are sorted on their keys above; polars cannot verify it when grouping by
+    joined = asked.join_asof(
+        earlier,
+        left_on="_key",
+        right_on="_prev",
+        by="terminal_id",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    hidden = joined.filter(pl.col("_prev").is_null() | (pl.col("_prev") <= pl.col("_key") - span))
+    mask = np.zeros(data.height, dtype=np.bool_)
+    mask[hidden["_row"].to_numpy()] = True
+    return pl.Series("hidden", mask)
+
+
+def oracle_card_precision(
+    frame: pl.DataFrame,
+    fold: Fold,
+    *,
+    hidden: pl.Series | None = None,
+    k: int = 100,
+    seed: int = 0,
+) -> float | None:
+    """CP@k of a scorer that knows the labels of the fold's handbook test set.
+
+    Frauds score 1, other rows a random number below 1 (seeded). With ``hidden`` (aligned
+    with ``frame``, see :func:`hidden_terminal_frauds`) the hidden frauds score like
+    legitimate rows: the ceiling of a model that sees every fraud except those no label can
+    reveal yet. A reference for reading CP@k, never used to choose anything.
+    """
+    rows = frame.select("transaction_id", "timestamp", "card_id", "is_fraud")
+    if hidden is not None:
+        rows = rows.with_columns(hidden.alias("_hidden"))
+    test = handbook_test_set(rows, fold)
+    visible = test["is_fraud"] == 1
+    if hidden is not None:
+        visible = visible & ~test["_hidden"]
+    noise = np.random.default_rng(seed).uniform(0.0, 0.5, size=test.height)
+    scored = test.with_columns(score=pl.Series(np.where(visible.to_numpy(), 1.0, noise)))
+    return card_precision_at_k(
+        scored, k, delay=HANDBOOK_DELAY, history=fold.history.select(rows), score_col="score"
+    )
 
 
 # ----------------------------------------------------------------------------- evaluation

@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fraudwatch.errors import ConfigError
-from fraudwatch.evaluation import Fold, Window, average_precision
-from fraudwatch.features import compute_batch
+from fraudwatch.evaluation import Fold, Window, average_precision, card_precision_at_k
+from fraudwatch.features import Feature, FeatureSet, compute_batch
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -195,9 +195,43 @@ def test_feature_set_extended_adds_declared_features() -> None:
 
 
 def test_feature_set_kind_is_checked() -> None:
-    """Check that an unknown feature-set kind raises a ConfigError."""
-    with pytest.raises(ConfigError, match="features must be 'default' or 'extended'"):
+    """Check that an unknown feature-set kind raises a ConfigError naming the variants."""
+    with pytest.raises(ConfigError, match="one of handbook, default, extended; got 'everything'"):
         hp.feature_set_for(["transaction_id", "timestamp"], "everything")
+
+
+def test_handbook_variant_declares_the_handbooks_fifteen_features() -> None:
+    """Check that the handbook variant has 15 features, the terminal ones shifted by 7 days."""
+    fs, dropped, _ = hp.feature_set_for(_fold_a_frame().columns, "handbook")
+    assert len(fs) == 15
+    assert dropped == []
+    terminal = [f for f in fs if f.entity == "terminal"]
+    assert len(terminal) == 6
+    assert all(f.delay == "7d" for f in terminal)
+
+
+def test_union_feature_set_holds_every_variant_once() -> None:
+    """Check that the union has each variant's features once and variants slice it exactly."""
+    data = _synthetic(8, date(2018, 7, 1), 30)
+    sets = [hp.feature_set_for(data.columns, v)[0] for v in hp.FEATURE_VARIANTS]
+    union = hp.union_feature_set(sets)
+    assert len(set(union.names)) == len(union.names)
+    assert all(set(fs.names) <= set(union.names) for fs in sets)
+    handbook = sets[0]
+    alone = compute_batch(handbook, data)
+    sliced = compute_batch(union, data).select(alone.columns)
+    assert alone.equals(sliced)
+
+
+def test_union_refuses_two_definitions_under_one_name() -> None:
+    """Check that two different features with one name cannot be merged."""
+    a = FeatureSet((Feature("value", value="amount"),), "a")
+    b = FeatureSet((Feature("count", "card", window="1h"),), "b")
+    b2 = FeatureSet((Feature("count", "card", window="1h", phrase="x {value}"),), "b2")
+    assert hp.union_feature_set([a, b, b2]).names == ["amount", "tx_count_card_1h"]
+    clash = FeatureSet((Feature("category", value="amount"),), "c")
+    with pytest.raises(ConfigError, match="both called 'amount'"):
+        hp.union_feature_set([a, clash])
 
 
 def test_attach_features_keeps_one_amount_column() -> None:
@@ -257,6 +291,24 @@ def test_point_in_time_check_catches_a_leak() -> None:
 
 
 # ----------------------------------------------------------------------------- models
+def test_variant_candidates_cross_feature_sets_and_grid() -> None:
+    """Check that every variant gets the whole grid, named '<variant>/<candidate>'."""
+    cands = hp.variant_candidates("lightgbm", ["handbook", "extended"])
+    size = len(hp.grid("lightgbm"))
+    assert len(cands) == 2 * size
+    assert {c.features for c in cands[:size]} == {"handbook"}
+    assert cands[size].name == f"extended/{hp.grid('lightgbm')[0].name}"
+    assert cands[0].to_dict()["features"] == "handbook"
+
+
+def test_variant_candidates_refuse_an_unknown_variant() -> None:
+    """Check that an unknown feature-set variant raises a ConfigError."""
+    with pytest.raises(ConfigError, match="got 'all'"):
+        hp.variant_candidates("lightgbm", ["all"])
+    with pytest.raises(ConfigError, match="at least one feature set"):
+        hp.variant_candidates("lightgbm", [])
+
+
 @pytest.mark.parametrize("model", ["lightgbm", "xgboost", "logreg"])
 def test_grid_names_are_unique(model: str) -> None:
     """Check that every model's grid has between 6 and 12 uniquely named candidates."""
@@ -405,6 +457,89 @@ def test_selected_candidate_has_the_best_mean_validation_ap(aps: list[list[float
     chosen = hp.select_candidate(cands, scores)
     means = [float(np.mean(ap)) for ap in aps]
     assert float(np.mean(aps[int(chosen.name[1:])])) == max(means)
+
+
+# ----------------------------------------------------------------------------- references
+def _terminal_rows(rows: Sequence[tuple[str, datetime, int]]) -> pl.DataFrame:
+    """Rows (terminal, time, scenario) at one card per row; scenario 2 rows are frauds."""
+    names = {0: "legit", 1: "amount_over_220", 2: "compromised_terminal"}
+    return pl.DataFrame(
+        {
+            "terminal_id": [r[0] for r in rows],
+            "timestamp": [r[1] for r in rows],
+            "is_fraud": [int(r[2] > 0) for r in rows],
+            "fraud_scenario": [names[r[2]] for r in rows],
+        },
+        schema_overrides={"timestamp": pl.Datetime("us", "UTC")},
+    )
+
+
+def test_terminal_frauds_are_hidden_until_a_label_of_the_compromise_is_known() -> None:
+    """Check that a terminal fraud is hidden unless one 7 to 35 days older exists there."""
+    d = date(2018, 7, 1)
+    frame = _terminal_rows(
+        [
+            ("T", _at(d), 2),  # first of its compromise: hidden
+            ("T", _at(d + timedelta(days=6)), 2),  # only 6 days after: still hidden
+            ("T", _at(d + timedelta(days=7)), 2),  # the first one is now labelled
+            ("T", _at(d + timedelta(days=50)), 2),  # last labelled fraud too old: hidden
+            ("U", _at(d + timedelta(days=8)), 2),  # another terminal: its own history
+            ("T", _at(d + timedelta(days=9)), 0),  # legitimate rows are never hidden
+            ("T", _at(d + timedelta(days=10)), 1),  # nor frauds of other scenarios
+        ]
+    )
+    assert hp.hidden_terminal_frauds(frame).to_list() == [
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_hidden_frauds_need_the_scenario_column() -> None:
+    """Check that data without fraud_scenario raises a ConfigError naming the profile."""
+    with pytest.raises(ConfigError, match="handbook profile"):
+        hp.hidden_terminal_frauds(_fold_a_frame())
+
+
+def test_oracle_card_precision_is_a_ceiling_and_hiding_lowers_it() -> None:
+    """Check that the label oracle beats a model and that hiding frauds cannot raise it."""
+    data = _synthetic(9, date(2018, 6, 15), 60, cards=150)
+    fold = hp.protocol_a_fold()
+    full = hp.oracle_card_precision(data, fold, k=10)
+    hidden = pl.Series(data["is_fraud"].to_numpy() == 1) & pl.Series(
+        np.arange(data.height) % 2 == 0
+    )
+    partial = hp.oracle_card_precision(data, fold, hidden=hidden, k=10)
+    test = hp.handbook_test_set(data, fold).with_columns(score=pl.col("amount"))
+    model = card_precision_at_k(
+        test, 10, delay=hp.HANDBOOK_DELAY, history=fold.history.select(data)
+    )
+    assert full is not None
+    assert partial is not None
+    assert model is not None
+    assert full >= model
+    assert partial <= full
+    assert full > 0
+
+
+def test_references_equal_without_hidden_frauds() -> None:
+    """Check that both oracles agree on every fold when no fraud is hidden."""
+    data = _synthetic(10, date(2018, 5, 1), 128, cards=40).with_columns(
+        fraud_scenario=pl.when(pl.col("is_fraud") == 1)
+        .then(pl.lit("compromised_customer"))
+        .otherwise(pl.lit("legit"))
+    )
+    folds = {"B": hp.protocol_folds("B")}
+    ref = hb.references(data, folds, ["B"], seed=0)
+    assert ref["hidden_frauds"] == 0
+    assert [len(ref[p]["folds"]) for p in ("validation", "test_B")] == [4, 4]
+    for part in ("validation", "test_B"):
+        for row in ref[part]["folds"]:
+            assert row["all_labels"] == row["without_hidden_frauds"]
 
 
 # ----------------------------------------------------------------------------- summary

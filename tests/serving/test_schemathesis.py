@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -50,6 +50,10 @@ def api_schema(
         max_batch=20,
     )
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(config))
+    # A batch over max_batch (the spec's maxItems) is refused with 413, as documented in
+    # docs/api.md; the other statuses are schemathesis' defaults for rejected input.
+    rejection = schema.config.checks.negative_data_rejection
+    rejection.expected_statuses = [*rejection.expected_statuses, "413"]
     schema.auth_header = {"Authorization": f"Bearer {key}"}  # type: ignore[attr-defined]
     return schema
 
@@ -78,6 +82,9 @@ def test_operation_conforms_to_spec(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: schemathesis.Case) -> None:
+        # A query parameter whose value is an empty list is not sent at all, so such a
+        # "negative" case reaches the server as a valid request: skip it.
+        assume(not any(v == [] for v in (case.query or {}).values()))
         case.call_and_validate(
             headers=api_schema.auth_header,  # type: ignore[attr-defined]
             excluded_checks=excluded,

@@ -159,6 +159,24 @@ def test_csv_too_many_values_is_400() -> None:
     assert info.value.status == 400
 
 
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+def test_csv_line_endings(newline: bytes) -> None:
+    """Check that CSV rows split on LF, CRLF or a lone CR alike."""
+    body = newline.join([b"transaction_id,amount", b"t1,1", b"t2,2", b""])
+    rows = parse_invocation(body, "text/csv")
+    assert rows == [
+        {"transaction_id": "t1", "amount": 1.0},
+        {"transaction_id": "t2", "amount": 2.0},
+    ]
+
+
+def test_unreadable_csv_is_400() -> None:
+    """Check that a CSV body the csv module cannot read is a 400, not a crash."""
+    with pytest.raises(ApiError, match="CSV body cannot be read") as info:
+        parse_invocation(b"transaction_id\n" + b"x" * 200_000 + b"\n", "text/csv")
+    assert info.value.status == 400
+
+
 @pytest.mark.parametrize(
     "body",
     [

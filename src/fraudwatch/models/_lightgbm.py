@@ -19,6 +19,10 @@ Defaults are chosen for card fraud (a 0.1–1 % positive class, tens of features
   sample of legitimate rows weighted up to their full count (an unbiased AP estimate at a
   fraction of the cost; metrics reported by the pipeline use the full validation set).
 
+Large batches are predicted in blocks of trees (see ``LightGBMModel._predict_blocks``).
+Contributions use the path attribution of :mod:`fraudwatch.models._paths` by default, or
+LightGBM's TreeSHAP with ``method="shap"``.
+
 The model is saved in LightGBM's own text format (``model.txt``).
 """
 
@@ -286,11 +290,11 @@ class LightGBMModel(ModelBase):
     def _predict_blocks(self, xc: Matrix, threads: int, **kind: bool) -> list[Any]:
         """``booster_.predict`` over consecutive blocks of trees for a large batch.
 
-        LightGBM sends each row through every tree before the next row; with a few hundred
-        deep trees their nodes no longer fit in the core's cache and the traversal waits on
-        memory. Blocks of :data:`_TREE_BLOCK` trees halved the CPU time of 1M rows x 297
-        trees of 63 leaves (docs/benchmarks.md). The sum over blocks may differ from a
-        single call in the last bits (about 1e-14 on the log-odds).
+        LightGBM sends each row through every tree before the next row; a few hundred trees
+        of 63 leaves do not stay in a core's cache. Blocks of :data:`_TREE_BLOCK` trees
+        halved the CPU time of 200,000 rows x 297 trees (docs/benchmarks.md, "Batch
+        scoring"). The sum over blocks may differ from a single call in the last bits
+        (below 1e-13 on the log-odds).
         """
         n_trees = int(self.booster_.current_iteration())
         if xc.shape[0] < _BLOCK_MIN_ROWS or n_trees <= _TREE_BLOCK:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import inspect
 import json
 import logging
 import os
@@ -275,6 +276,7 @@ def create_app(
         redoc_url=None,
         # a body sent without Content-Type is read as JSON (curl -d sends a form type: 415)
         strict_content_type=False,
+        **_no_native_telemetry(),
     )
     install_error_handlers(app)
     for router in build_routers(sagemaker=cfg.sagemaker):
@@ -286,6 +288,17 @@ def create_app(
     app.state.metrics = metrics
     app.state.config = cfg
     return app
+
+
+def _no_native_telemetry() -> dict[str, Any]:
+    """Turn off FastAPI's built-in OpenTelemetry hooks, where this FastAPI has them.
+
+    Left on, FastAPI looks up the global tracer, meter and logger providers on every request
+    (about 9 µs); the service publishes its own Prometheus metrics and logs errors itself.
+    """
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}  # pragma: no cover - FastAPI before native telemetry
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
 def _tailor_openapi(app: FastAPI, cfg: ServiceConfig) -> None:

@@ -39,8 +39,14 @@ def _media_type(content_type: str | None) -> str:
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
-    reader = csv.reader(io.StringIO(text))
-    lines = [row for row in reader if row and any(cell.strip() for cell in row)]
+    # newline="" hands line endings (\n, \r\n, a lone \r) to the csv module, as it expects
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        lines = [row for row in reader if row and any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise ApiError(
+            400, "bad_request", f"the CSV body cannot be read ({exc}); send one row per line"
+        ) from None
     if not lines:
         return []
     first = [c.strip() for c in lines[0]]

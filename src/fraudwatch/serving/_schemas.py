@@ -125,7 +125,10 @@ class TransactionIn(BaseModel):
         ),
     ]
     card_id: Id = Field(description="the card (or account) that pays")
-    amount: float = Field(ge=0, le=1e12, allow_inf_nan=False, description="amount, >= 0")
+    # strict: a JSON number only (no true/false, no numeric strings), as the spec says
+    amount: float = Field(
+        ge=0, le=1e12, strict=True, allow_inf_nan=False, description="amount, >= 0"
+    )
     customer_id: OptId = None
     merchant_id: OptId = None
     terminal_id: OptId = None
@@ -137,8 +140,8 @@ class TransactionIn(BaseModel):
         None, pattern=r"^[A-Za-z]{3}$", description="3-letter ISO 4217 code"
     )
     country: str | None = Field(None, pattern=r"^[A-Za-z]{2}$", description="2-letter ISO 3166")
-    latitude: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
-    longitude: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    latitude: float | None = Field(None, ge=-90, le=90, strict=True, allow_inf_nan=False)
+    longitude: float | None = Field(None, ge=-180, le=180, strict=True, allow_inf_nan=False)
     device_id: OptId = None
     ip_address: Annotated[
         str | None,

@@ -163,12 +163,6 @@ class DecisionService:
             store, ttl_s=config.key_cache_seconds, timer=timer, executor=self._pool
         )
         self._inline_reads = local
-        import os as _os  # TEMP experiment
-
-        if _os.environ.get("FW_EXP_INLINE"):
-            self._inline_reads = True
-        if _os.environ.get("FW_EXP_LOOPW"):
-            self._writer = LoopWriter(self._write_many)
         metrics.set_model(scorer.model_version)
 
     # -- life cycle ------------------------------------------------------------------------
