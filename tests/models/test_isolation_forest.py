@@ -46,6 +46,28 @@ def test_loaded_scores_equal_sklearn_with_missing(seed: int, n: int, missing: fl
     np.testing.assert_array_equal(loaded.score(probe), -det.forest_.score_samples(probe))
 
 
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), missing=st.floats(0, 0.5))
+def test_single_rows_equal_sklearn(seed: int, missing: float) -> None:
+    """Check that rows scored one at a time equal scikit-learn exactly, NaNs included."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_t(3, size=(300, 4))
+    x[rng.random(x.shape) < missing] = np.nan
+    det = AnomalyDetector(n_estimators=100, random_state=seed).fit(x)
+    probe = rng.standard_t(3, size=(20, 4))
+    probe[rng.random(probe.shape) < missing] = np.nan
+    alone = np.array([det.score(probe[i : i + 1])[0] for i in range(probe.shape[0])])
+    np.testing.assert_array_equal(alone, -det.forest_.score_samples(probe))
+
+
+def test_single_row_equals_sklearn(toy: Any) -> None:
+    """Check that a single row of the toy data scores exactly like scikit-learn."""
+    det = AnomalyDetector(n_estimators=60).fit(toy.x, columns=[0, 1, 2, 3])
+    for i in range(25):
+        row = toy.x_val[i : i + 1]
+        np.testing.assert_array_equal(det.score(row), -det.forest_.score_samples(row[:, :4]))
+
+
 def test_outlier_scores_higher_and_in_unit_interval(toy: Any) -> None:
     """Check that an extreme row is more anomalous than a typical one, scores in (0, 1]."""
     det = AnomalyDetector().fit(toy.x, columns=[0, 1, 2, 3])

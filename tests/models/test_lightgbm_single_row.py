@@ -1,0 +1,256 @@
+"""LightGBM's single-row fast path scores exactly like the generic ``Booster.predict`` path."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import pickle
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from fraudwatch.models import LightGBMModel
+from fraudwatch.models import _lightgbm as lgb_module
+
+PARAMS: dict[str, Any] = {
+    "n_estimators": 60,
+    "num_leaves": 15,
+    "num_threads": 1,
+    "early_stopping_rounds": None,
+}
+
+
+@pytest.fixture(scope="module")
+def model(toy: Any) -> LightGBMModel:
+    """A LightGBM model with a categorical column, saved and loaded back."""
+    fitted = LightGBMModel(**PARAMS).fit(
+        toy.x, toy.y, feature_names=toy.names, categorical=toy.categorical
+    )
+    return LightGBMModel.from_files(fitted.to_files())
+
+
+def generic(model: LightGBMModel, row: np.ndarray) -> float:
+    """The log-odds of one row through ``Booster.predict`` (the multi-row path)."""
+    raw = model.booster_.predict(row, raw_score=True, num_threads=1)
+    return float(raw[0] + model.margin_offset_)
+
+
+def fast(model: LightGBMModel, row: np.ndarray) -> float:
+    """The log-odds of one row through ``decision_function``."""
+    return float(model.decision_function(row)[0])
+
+
+_value = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=64),
+    st.just(float("nan")),
+    st.just(0.0),
+)
+_code = st.one_of(st.integers(-2, 40).map(float), st.just(float("nan")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    numeric=hnp.arrays(np.float64, 4, elements=_value),
+    code=_code,
+    take_toy=st.booleans(),
+    index=st.integers(0, 1499),
+)
+def test_single_row_equals_generic_path(
+    model: LightGBMModel,
+    toy: Any,
+    numeric: np.ndarray,
+    code: float,
+    take_toy: bool,
+    index: int,
+) -> None:
+    """Check that one row, NaNs and (unseen) category codes included, scores exactly alike."""
+    row = toy.x_val[index : index + 1].copy() if take_toy else np.append(numeric, code)[None, :]
+    assert fast(model, row) == generic(model, row)
+    assert model.__dict__["_single"][1] is not None  # the fast path was taken
+
+
+def test_single_rows_equal_batch(model: LightGBMModel, toy: Any) -> None:
+    """Check that each row scored alone equals the same row in a batch, probability included."""
+    batch = model.decision_function(toy.x_val[:300])
+    alone = np.array([fast(model, toy.x_val[i : i + 1]) for i in range(300)])
+    np.testing.assert_array_equal(alone, batch)
+    proba = np.array([model.predict_proba(toy.x_val[i : i + 1])[0] for i in range(300)])
+    np.testing.assert_array_equal(proba, model.predict_proba(toy.x_val[:300]))
+
+
+def test_blocked_batch_does_not_change_single_rows(model: LightGBMModel, toy: Any) -> None:
+    """Check that a batch predicted in blocks of trees leaves single-row scores intact.
+
+    LightGBM keeps the tree range of the last ``predict`` call in the booster; a fast-path
+    config on the same booster would then sum only the last block.
+    """
+    rows = toy.x_val[:20]
+    expected = [generic(model, rows[i : i + 1]) for i in range(20)]
+    assert model.booster_.current_iteration() > lgb_module._TREE_BLOCK
+    model.decision_function(np.vstack([toy.x_val] * 2))  # >= _BLOCK_MIN_ROWS: in blocks
+    assert [fast(model, rows[i : i + 1]) for i in range(20)] == expected
+
+
+def test_threads_score_exactly(model: LightGBMModel, toy: Any) -> None:
+    """Check that several threads scoring single rows (and blocked batches) agree exactly."""
+    rng = np.random.default_rng(5)
+    x = toy.x_val[rng.integers(0, toy.x_val.shape[0], 4000)]
+    x[rng.random(x.shape) < 0.05] = np.nan
+    # One Booster.predict call (decision_function would sum 2000 rows in blocks of trees).
+    raw = model.booster_.predict(x[:2000], raw_score=True, num_threads=1)
+    expected = raw + model.margin_offset_
+    fresh = LightGBMModel.from_files(model.to_files())
+    results: dict[int, np.ndarray] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(5)
+
+    def single(k: int) -> None:
+        try:
+            start.wait()
+            idx = range(k, 2000, 4)
+            results[k] = np.array([fast(fresh, x[i : i + 1]) for i in idx])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def batches() -> None:
+        try:
+            start.wait()
+            for _ in range(3):
+                fresh.decision_function(x, num_threads=1)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=single, args=(k,)) for k in range(4)]
+    threads.append(threading.Thread(target=batches))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for k in range(4):
+        np.testing.assert_array_equal(results[k], expected[k:2000:4])
+    single_row = fresh._single_row()
+    assert single_row is not None
+    assert 1 <= single_row.n_configs <= 4
+
+
+def test_saved_and_loaded_model_uses_fast_path(
+    model: LightGBMModel, toy: Any, tmp_path: Path
+) -> None:
+    """Check that a model written by save() and read by load() takes the fast path."""
+    model.save(tmp_path / "m")
+    loaded = LightGBMModel.load(tmp_path / "m")
+    assert "_single" not in loaded.__dict__
+    row = toy.x_val[7:8]
+    assert fast(loaded, row) == generic(model, row)
+    single_row = loaded._single_row()
+    assert single_row is not None
+    assert single_row.n_configs == 1
+
+
+def test_configs_freed_when_model_dropped(model: LightGBMModel, toy: Any) -> None:
+    """Check that the native configs are freed once the model is no longer referenced."""
+    dropped = LightGBMModel.from_files(model.to_files())
+    fast(dropped, toy.x_val[:1])
+    single_row = dropped._single_row()
+    assert single_row is not None
+    handles, finalizer = single_row._handles, single_row._finalizer
+    assert len(handles) == 1
+    assert finalizer.alive
+    del dropped, single_row
+    gc.collect()
+    assert not finalizer.alive
+    assert handles == []
+
+
+def test_new_booster_gets_new_fast_path(model: LightGBMModel, toy: Any) -> None:
+    """Check that replacing booster_ rebuilds the fast path and frees the old one."""
+    other = LightGBMModel.from_files(model.to_files())
+    fast(other, toy.x_val[:1])
+    old = other._single_row()
+    assert old is not None
+    finalizer = old._finalizer
+    del old
+    other.booster_ = copy.deepcopy(other.booster_)
+    assert fast(other, toy.x_val[:1]) == generic(model, toy.x_val[:1])
+    gc.collect()
+    assert not finalizer.alive
+
+
+def test_copies_and_pickles_rebuild_their_own(model: LightGBMModel, toy: Any) -> None:
+    """Check that deep copies and pickles carry no native handle and score alike."""
+    fast(model, toy.x_val[:1])
+    row = toy.x_val[3:4]
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert "_single" not in twin.__dict__
+        assert fast(twin, row) == fast(model, row)
+        assert twin._single_row() is not model._single_row()
+
+
+def test_generic_path_when_fast_path_unavailable(
+    model: LightGBMModel, toy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that a LightGBM without the single-row C API falls back to Booster.predict."""
+
+    def unavailable(booster: Any) -> None:
+        raise AttributeError("LGBM_BoosterPredictForMatSingleRowFastInit")
+
+    monkeypatch.setattr(lgb_module, "_SingleRowPredictor", unavailable)
+    other = LightGBMModel.from_files(model.to_files())
+    row = toy.x_val[11:12]
+    assert fast(other, row) == generic(model, row)
+    assert other.__dict__["_single"][1] is None
+
+
+def test_small_batches_exact_while_another_thread_predicts_blocks(
+    model: LightGBMModel, toy: Any
+) -> None:
+    """Check that small batches stay exact while another thread predicts in tree blocks.
+
+    The booster keeps the tree range of its last prediction; without the lock around
+    ``Booster.predict`` a small batch could sum only the other thread's block of trees.
+    """
+    rng = np.random.default_rng(9)
+    x = toy.x_val[rng.integers(0, toy.x_val.shape[0], 6000)]
+    fresh = LightGBMModel.from_files(model.to_files())
+    small = [x[i : i + 50] for i in range(0, 1000, 50)]
+    expected = [
+        fresh.booster_.predict(s, raw_score=True, num_threads=1) + fresh.margin_offset_
+        for s in small
+    ]
+    errors: list[BaseException] = []
+    got: list[list[np.ndarray]] = [[], []]
+    start = threading.Barrier(3)
+
+    def smalls(k: int) -> None:
+        try:
+            start.wait()
+            for _ in range(5):
+                got[k].extend(fresh.decision_function(s, num_threads=1) for s in small)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def blocks() -> None:
+        try:
+            start.wait()
+            for _ in range(4):
+                fresh.decision_function(x, num_threads=1)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=smalls, args=(k,)) for k in range(2)]
+    threads.append(threading.Thread(target=blocks))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for k in range(2):
+        for i, out in enumerate(got[k]):
+            np.testing.assert_array_equal(out, expected[i % len(small)])
