@@ -221,7 +221,10 @@ def test_passthrough_of_a_text_column_is_refused() -> None:
         ("new_device_card", 1.0, "first time this card uses this device"),
         ("new_device_card", 0.0, "this card has used this device before"),
         ("fraud_rate_terminal_7d_delay7d", 0.25, "25.0% of this terminal's transactions"),
-        ("seconds_since_prev_card", None, "no earlier transaction"),
+        ("seconds_since_prev_card", None, "no earlier transaction of this card"),
+        # a card-not-present payment has no location even when the card has history
+        ("speed_kmh_from_prev_card", None, "no location to compare with this card's previous"),
+        ("km_from_prev_card", None, "no location to compare with this card's previous"),
     ],
 )
 def test_phrases_explain_values(name: str, value: object, phrase: str) -> None:

@@ -500,8 +500,11 @@ class Feature:
     def _explain_missing(self) -> str:
         k = self.kind
         noun = _NOUN.get(self.entity or "", "")
-        if k in {"since_prev", "km_prev", "speed_prev"}:
-            return f"no earlier transaction of this {noun} to compare with"
+        if k == "since_prev":
+            return f"no earlier transaction of this {noun}"
+        if k in {"km_prev", "speed_prev"}:
+            # no earlier transaction, or no location on this one or on the previous one
+            return f"no location to compare with this {noun}'s previous transaction"
         if k in {"mean", "ratio_to_mean", "zscore", "km_usual", "fraud_rate"}:
             return f"{self.name.replace('_', ' ')}: not enough history for this {noun}"
         return f"{self.name.replace('_', ' ')}: unknown"
