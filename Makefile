@@ -30,13 +30,13 @@ test: $(VENV)/.stamp-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: $(VENV)/.stamp-dev
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 format: $(VENV)/.stamp-dev
-	$(VENV)/bin/ruff check --fix src tests benchmarks
-	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks scripts
+	$(VENV)/bin/ruff format src tests benchmarks scripts
 
 bench: $(VENV)/.stamp-dev
 	$(PY) benchmarks/run_all.py

@@ -12,10 +12,12 @@ def test_models_surface_is_pinned() -> None:
     assert sorted(fraudwatch.models.__all__) == sorted(
         [
             "ANOMALY_FILES",
+            "EXPLAIN_METHODS",
             "META_FILE",
             "MODEL_TYPES",
             "OTHER",
             "AnomalyDetector",
+            "ExplainMethod",
             "FeatureEncoder",
             "FraudModel",
             "LightGBMModel",
@@ -24,6 +26,7 @@ def test_models_surface_is_pinned() -> None:
             "ModelBase",
             "Vector",
             "XGBoostModel",
+            "check_explain_method",
             "make_model",
             "model_class",
             "sigmoid",

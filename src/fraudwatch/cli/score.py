@@ -72,13 +72,13 @@ def score(
     from fraudwatch.cli._data import load_transactions
     from fraudwatch.errors import ConfigError
     from fraudwatch.io import quarantine_path_for, write_frame
+    from fraudwatch.models import check_explain_method
     from fraudwatch.rules import load_rules
     from fraudwatch.scoring import resolve_bundle, score_frame
 
     if explain not in ("flagged", "all", "none"):
         raise ConfigError(f"--explain must be flagged, all or none; got {explain!r}")
-    if explainer not in ("path", "shap"):
-        raise ConfigError(f"--explainer must be path or shap; got {explainer!r}")
+    method = check_explain_method(explainer)  # before any data is read
     settings = settings_from(ctx)
     bundle = resolve_bundle(model, settings.registry)
     fs = bundle.feature_set
@@ -117,7 +117,7 @@ def score(
         history=warm,
         ruleset=ruleset,
         explain=explain,  # type: ignore[arg-type]
-        explainer=explainer,  # type: ignore[arg-type]
+        explainer=method,
     )
     started = time.perf_counter(), time.process_time()
     write_frame(result.scores, out)

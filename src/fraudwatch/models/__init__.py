@@ -21,11 +21,14 @@ from typing import Any
 
 from fraudwatch.errors import ConfigError
 from fraudwatch.models._base import (
+    EXPLAIN_METHODS,
     META_FILE,
+    ExplainMethod,
     FraudModel,
     Matrix,
     ModelBase,
     Vector,
+    check_explain_method,
     sigmoid,
 )
 from fraudwatch.models._encoding import OTHER, FeatureEncoder
@@ -36,10 +39,12 @@ from fraudwatch.models._xgboost import XGBoostModel
 
 __all__ = [
     "ANOMALY_FILES",
+    "EXPLAIN_METHODS",
     "META_FILE",
     "MODEL_TYPES",
     "OTHER",
     "AnomalyDetector",
+    "ExplainMethod",
     "FeatureEncoder",
     "FraudModel",
     "LightGBMModel",
@@ -48,6 +53,7 @@ __all__ = [
     "ModelBase",
     "Vector",
     "XGBoostModel",
+    "check_explain_method",
     "make_model",
     "model_class",
     "sigmoid",

@@ -156,11 +156,13 @@ def check_explain_method(method: object) -> ExplainMethod:
     >>> check_explain_method("path")
     'path'
     """
-    for allowed in EXPLAIN_METHODS:
-        if method == allowed and isinstance(method, str):
-            return allowed
+    if isinstance(method, str) and method in EXPLAIN_METHODS:
+        return method
     options = ", ".join(repr(m) for m in EXPLAIN_METHODS)
-    raise ConfigError(f"explanation method must be one of {options}; got {method!r}")
+    raise ConfigError(
+        f"explanation method must be one of {options}; got {method!r} "
+        f"(choose {' or '.join(EXPLAIN_METHODS)})"
+    )
 
 
 def positive_weight(y: npt.NDArray[np.int8], class_weight: str | float | None) -> float:

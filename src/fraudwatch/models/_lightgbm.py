@@ -382,10 +382,7 @@ class LightGBMModel(ModelBase):
         else:
             with _PREDICT_LOCK:
                 raw = self.booster_.predict(xc, pred_contrib=True, num_threads=threads)
-            out = np.array(
-                raw,
-                dtype=np.float64,
-            )
+            out = np.array(raw, dtype=np.float64)
         out[:, -1] += self.margin_offset_
         return out
 
@@ -451,7 +448,6 @@ class _SingleRowPredictor:
         from lightgbm.libpath import _LIB  # the library lightgbm.basic calls
 
         c_int, c_void_p = ctypes.c_int, ctypes.c_void_p
-        self.booster = booster
         self._own = lgb.Booster(model_str=booster.model_to_string(num_iteration=-1))
         self._n_features = int(self._own.num_feature())
         # The trees Booster.predict sums by default: best_iteration if set, else all (<= 0).

@@ -28,6 +28,7 @@ import polars as pl
 from fraudwatch.errors import BundleError, ConfigError, FraudwatchError, NotFoundError
 from fraudwatch.models import (
     AnomalyDetector,
+    ExplainMethod,
     FeatureEncoder,
     Matrix,
     ModelBase,
@@ -406,13 +407,16 @@ class Bundle:
         score, anomaly = self.score_matrix(self.encoder.transform_row(row), num_threads=1)
         return float(score[0]), float(anomaly[0])
 
-    def contributions(self, features: pl.DataFrame | Matrix) -> Matrix:
+    def contributions(
+        self, features: pl.DataFrame | Matrix, *, method: ExplainMethod = "path"
+    ) -> Matrix:
         """Per-feature contributions to the log-odds, ``(n, n_features + 1)``, bias last.
 
-        Costly for tree models (TreeSHAP, ~100x a prediction): call it for flagged rows only.
+        ``method`` is ``path`` (default, about the cost of a prediction) or ``shap``
+        (TreeSHAP for tree models, ~100x a prediction); see ``docs/models.md``.
         """
         x = self.encode(features) if isinstance(features, pl.DataFrame) else features
-        return self.model.contributions(x)
+        return self.model.contributions(x, method=method)
 
     # -- files ------------------------------------------------------------------------------
     def _part_files(self) -> dict[str, bytes]:

@@ -26,7 +26,7 @@ import numpy.typing as npt
 import polars as pl
 
 from fraudwatch.features import compute_batch
-from fraudwatch.models._base import ExplainMethod, check_explain_method
+from fraudwatch.models import ExplainMethod, check_explain_method
 from fraudwatch.registry import Bundle
 from fraudwatch.rules import RuleSet, decide_frame
 from fraudwatch.scoring._scorer import bundle_feature_set
@@ -139,7 +139,7 @@ def _reasons(
     out: list[list[Reason]] = []
     for start in range(0, len(rows), _REASON_CHUNK):
         part = feats[rows[start : start + _REASON_CHUNK]]
-        contrib = bundle.model.contributions(bundle.encode(part), method=explainer)[:, :-1]
+        contrib = bundle.contributions(part, method=explainer)[:, :-1]
         columns = [part.get_column(n).to_list() for n in names]
         out.extend(top_reasons_batch(contrib, names, columns, fs.phrase, k=n_reasons))
     return out

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fraudwatch.errors import BundleError, ConfigError
 from fraudwatch.features import MemoryStateStore, StateStore
-from fraudwatch.models._base import ExplainMethod
+from fraudwatch.models import ExplainMethod
 from fraudwatch.registry import Bundle, Registry, load_bundle
 from fraudwatch.rules import load_rules
 from fraudwatch.scoring._scorer import ExplainMode, Scorer

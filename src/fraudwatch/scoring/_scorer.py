@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from fraudwatch.errors import BundleError
 from fraudwatch.features import FeatureSet, OnlineExecutor, StateSnapshot, StateStore
-from fraudwatch.models._base import ExplainMethod, check_explain_method
+from fraudwatch.models import ExplainMethod, check_explain_method
 from fraudwatch.registry import Bundle
 from fraudwatch.rules import RuleSet, decide_one
 from fraudwatch.scoring._result import DecisionName, ScoreResult
@@ -98,8 +98,7 @@ class Scorer:
         self._version = bundle.version
         self._encoder = bundle.encoder
         self._manifest = bundle.manifest
-        self._model = bundle.model
-        warm = getattr(self._model, "leaf_tables", None)
+        warm = getattr(bundle.model, "leaf_tables", None)
         if explain != "none" and explainer == "path" and callable(warm):
             warm()  # build the path tables now rather than on the first flagged transaction
 
@@ -143,7 +142,7 @@ class Scorer:
         decision: DecisionName = decided.decision
         reasons: tuple[Any, ...] = ()
         if self.explain == "all" or (self.explain == "flagged" and decision != "allow"):
-            contrib = self._model.contributions(x, method=self.explainer)[0, :-1]
+            contrib = self.bundle.contributions(x, method=self.explainer)[0, :-1]
             values = [feats.get(n) for n in self._names]
             reasons = tuple(top_reasons(contrib, self._names, values, self._phrase, self.n_reasons))
         t4 = perf_counter_ns()
