@@ -6,6 +6,9 @@ import copy
 import gc
 import pickle
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,22 @@ def test_blocked_batch_does_not_change_single_rows(model: LightGBMModel, toy: An
     assert [fast(model, rows[i : i + 1]) for i in range(20)] == expected
 
 
+def run_together(*fns: Callable[[], Any]) -> list[Any]:
+    """Run each function in its own thread, all released at once; their results in order.
+
+    An exception in any thread is raised here.
+    """
+    start = threading.Barrier(len(fns))
+
+    def at_start(fn: Callable[[], Any]) -> Any:
+        start.wait()
+        return fn()
+
+    with ThreadPoolExecutor(len(fns)) as pool:
+        futures = [pool.submit(at_start, fn) for fn in fns]
+        return [f.result() for f in futures]
+
+
 def test_threads_score_exactly(model: LightGBMModel, toy: Any) -> None:
     """Check that several threads scoring single rows (and blocked batches) agree exactly."""
     rng = np.random.default_rng(5)
@@ -106,33 +125,15 @@ def test_threads_score_exactly(model: LightGBMModel, toy: Any) -> None:
     raw = model.booster_.predict(x[:2000], raw_score=True, num_threads=1)
     expected = raw + model.margin_offset_
     fresh = LightGBMModel.from_files(model.to_files())
-    results: dict[int, np.ndarray] = {}
-    errors: list[BaseException] = []
-    start = threading.Barrier(5)
 
-    def single(k: int) -> None:
-        try:
-            start.wait()
-            idx = range(k, 2000, 4)
-            results[k] = np.array([fast(fresh, x[i : i + 1]) for i in idx])
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+    def single(k: int) -> np.ndarray:
+        return np.array([fast(fresh, x[i : i + 1]) for i in range(k, 2000, 4)])
 
     def batches() -> None:
-        try:
-            start.wait()
-            for _ in range(3):
-                fresh.decision_function(x, num_threads=1)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for _ in range(3):
+            fresh.decision_function(x, num_threads=1)
 
-    threads = [threading.Thread(target=single, args=(k,)) for k in range(4)]
-    threads.append(threading.Thread(target=batches))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    *results, _ = run_together(*(partial(single, k) for k in range(4)), batches)
     for k in range(4):
         np.testing.assert_array_equal(results[k], expected[k:2000:4])
     single_row = fresh._single_row()
@@ -224,33 +225,15 @@ def test_small_batches_exact_while_another_thread_predicts_blocks(
         fresh.booster_.predict(s, raw_score=True, num_threads=1) + fresh.margin_offset_
         for s in small
     ]
-    errors: list[BaseException] = []
-    got: list[list[np.ndarray]] = [[], []]
-    start = threading.Barrier(3)
 
-    def smalls(k: int) -> None:
-        try:
-            start.wait()
-            for _ in range(5):
-                got[k].extend(fresh.decision_function(s, num_threads=1) for s in small)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+    def smalls() -> list[np.ndarray]:
+        return [fresh.decision_function(s, num_threads=1) for _ in range(10) for s in small]
 
     def blocks() -> None:
-        try:
-            start.wait()
-            for _ in range(4):
-                fresh.decision_function(x, num_threads=1)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for _ in range(8):
+            fresh.decision_function(x, num_threads=1)
 
-    threads = [threading.Thread(target=smalls, args=(k,)) for k in range(2)]
-    threads.append(threading.Thread(target=blocks))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    for k in range(2):
-        for i, out in enumerate(got[k]):
+    *got, _ = run_together(smalls, smalls, blocks)
+    for outs in got:
+        for i, out in enumerate(outs):
             np.testing.assert_array_equal(out, expected[i % len(small)])

@@ -46,12 +46,6 @@ def _field_types(fs: FeatureSet, extra: Sequence[str] = ()) -> dict[str, FieldTy
     return out
 
 
-def _resolve_bundle_ref(ref: str, registry_root: str) -> Bundle:
-    from fraudwatch.scoring import resolve_bundle
-
-    return resolve_bundle(ref, registry_root)
-
-
 def _feature_set(ctx: typer.Context, bundle: Bundle | None) -> FeatureSet:
     from datetime import timedelta
 
@@ -125,7 +119,9 @@ def check(
 
     known: dict[str, FieldType] | None = None
     if not any_field:
-        bundle = _resolve_bundle_ref(model, settings_from(ctx).registry) if model else None
+        from fraudwatch.scoring import resolve_bundle
+
+        bundle = resolve_bundle(model, settings_from(ctx).registry) if model else None
         known = _field_types(_feature_set(ctx, bundle), field or ())
     ruleset = load_rules(path, known_fields=known)
     console = out_console()
@@ -293,9 +289,10 @@ def backtest(
     from fraudwatch.features import compute_batch
     from fraudwatch.io import write_frame
     from fraudwatch.rules import backtest_rules, load_rules
+    from fraudwatch.scoring import resolve_bundle
 
     settings = settings_from(ctx)
-    bundle = _resolve_bundle_ref(model, settings.registry) if model else None
+    bundle = resolve_bundle(model, settings.registry) if model else None
     fs = _feature_set(ctx, bundle)
     ruleset = load_rules(rules, known_fields=_field_types(fs))
     prof: str | Path = Path(profile) if profile.lower().endswith((".yaml", ".yml")) else profile
