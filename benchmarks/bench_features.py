@@ -34,6 +34,7 @@ from fraudwatch.features import (
     default_feature_set,
 )
 from fraudwatch.simulate import SimulationConfig, simulate
+from machine import calibration
 
 RESULTS: dict[str, Any] = {}
 
@@ -43,15 +44,6 @@ def report(name: str, value: float, unit: str, target: str = "") -> None:
     RESULTS[name] = {"value": round(value, 3), "unit": unit, "target": target}
     suffix = f"   (target {target})" if target else ""
     print(f"{name:<44} {value:>12,.2f} {unit}{suffix}", flush=True)
-
-
-def calibration() -> float:
-    """Seconds for a 1M-step Python loop (machine speed and load at this moment)."""
-    start = time.perf_counter()
-    s = 0
-    for i in range(1_000_000):
-        s += i
-    return time.perf_counter() - start
 
 
 def dataset(rows: int, cache: Path) -> Path:

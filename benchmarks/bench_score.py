@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from machine import calibration
+
 TARGET_SECONDS = 30.0
 TARGET_RSS_MB = 4 * 1024.0
 STAGES = (
@@ -46,15 +48,6 @@ STAGES = (
     "assemble",
     "write",
 )
-
-
-def calibration() -> float:
-    """Seconds for a 1M-step Python loop (machine speed and load at this moment)."""
-    start = time.perf_counter()
-    s = 0
-    for i in range(1_000_000):
-        s += i
-    return time.perf_counter() - start
 
 
 def prepare(workdir: Path, customers: int, days: int, rows: int, train_rows: int) -> None:

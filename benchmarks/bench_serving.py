@@ -55,6 +55,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import LoadResult, build_request, run_closed, run_paced
+from machine import calibration
 
 REPO = Path(__file__).resolve().parents[1]
 FRAUDWATCH = Path(sys.executable).parent / "fraudwatch"
@@ -117,15 +118,6 @@ def request_bodies(n: int, seed: int) -> list[dict[str, Any]]:
         }
         for r in data.head(n).iter_rows(named=True)
     ]
-
-
-def calibration_s() -> float:
-    """Seconds for a 1M-step Python loop now (~0.03 s on an idle modern core)."""
-    start = time.perf_counter()
-    x = 0
-    for i in range(1_000_000):
-        x += i
-    return time.perf_counter() - start
 
 
 def machine_busy_s() -> float:
@@ -453,7 +445,7 @@ def main(argv: list[str] | None = None) -> None:
     meta: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "loadavg_start": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "calibration_s": calibration_s(),
+        "calibration_s": calibration(),
         "command": " ".join([".venv/bin/python", *sys.argv]),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "explain": opts.explain,

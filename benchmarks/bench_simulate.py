@@ -22,17 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import calibration
+
 TARGET_SECONDS = 30.0
 TARGET_RSS_MB = 3 * 1024.0
-
-
-def calibration() -> float:
-    """Seconds for a 1M-step Python loop (machine speed and load at this moment)."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(1_000_000):
-        total += i
-    return time.perf_counter() - start
 
 
 def child(customers: int, days: int, seed: int) -> dict[str, Any]:

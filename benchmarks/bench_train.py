@@ -25,17 +25,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from machine import calibration
+
 TARGET_SECONDS = 120.0
 TARGET_PEAK_GB = 6.0
-
-
-def calibration() -> float:
-    """Seconds for a 1M-step Python loop (machine speed and load at this moment)."""
-    start = time.perf_counter()
-    s = 0
-    for i in range(1_000_000):
-        s += i
-    return time.perf_counter() - start
 
 
 def dataset(rows: int, cache: Path) -> Path:

@@ -185,6 +185,37 @@ async def test_concurrent_duplicates_scored_once(
     assert feats["tx_count_card_1h"] == 1
 
 
+def _history_snapshot(simulated: Any, registry_root: str, tmp_path: Any) -> tuple[Any, str]:
+    """The simulated history in time order and a snapshot of it for the champion's features."""
+    from fraudwatch.features import build_snapshot
+    from fraudwatch.registry import Registry
+    from fraudwatch.scoring import bundle_feature_set
+
+    history = simulated.sort("timestamp")
+    fs = bundle_feature_set(Registry(registry_root).get("champion"))
+    return history, str(build_snapshot(fs, history).save(tmp_path / "snapshot"))
+
+
+async def _card_count_30d(app: FastAPI, fresh_tx: Tx, last: dict[str, Any]) -> float:
+    """``tx_count_card_30d`` the running ``app`` sees for ``last``'s card at its time."""
+    async with running(app) as client:
+        await client.get("/healthz")
+        probe = TransactionIn.model_validate(
+            fresh_tx(card_id=last["card_id"], timestamp=last["timestamp"].isoformat())
+        ).model_dump()
+        return float(app.state.service.scorer.features_one(probe)["tx_count_card_30d"])
+
+
+def _count_30d(history: Any, last: dict[str, Any]) -> int:
+    """The card's transactions in the 30 days before ``last``, counted from the history."""
+    import polars as pl
+
+    return history.filter(
+        (pl.col("card_id") == last["card_id"])
+        & (pl.col("timestamp") > last["timestamp"] - timedelta(days=30))
+    ).height
+
+
 async def test_snapshot_starts_the_service_warm(
     app_factory: Callable[..., FastAPI],
     fresh_tx: Tx,
@@ -193,33 +224,11 @@ async def test_snapshot_starts_the_service_warm(
     tmp_path: Any,
 ) -> None:
     """Check that with a snapshot of history a known card's features include its past."""
-    from fraudwatch.features import build_snapshot
-    from fraudwatch.registry import Registry
-    from fraudwatch.scoring import bundle_feature_set
-
-    history = simulated.sort("timestamp")
-    fs = bundle_feature_set(Registry(registry_root).get("champion"))
-    snapshot = build_snapshot(fs, history).save(tmp_path / "snapshot")
+    history, snapshot = _history_snapshot(simulated, registry_root, tmp_path)
     last = history.tail(1).row(0, named=True)
-    card = last["card_id"]
-    probe_ts = (last["timestamp"]).isoformat()
-
-    async def card_count(app: FastAPI) -> float:
-        async with running(app) as client:
-            await client.get("/healthz")
-            probe = TransactionIn.model_validate(
-                fresh_tx(card_id=card, timestamp=probe_ts)
-            ).model_dump()
-            return float(app.state.service.scorer.features_one(probe)["tx_count_card_30d"])
-
-    import polars as pl
-
-    window_start = last["timestamp"] - timedelta(days=30)
-    expected = history.filter(
-        (pl.col("card_id") == card) & (pl.col("timestamp") > window_start)
-    ).height
-    cold = await card_count(app_factory())
-    warm = await card_count(app_factory(snapshot_path=str(snapshot)))
+    expected = _count_30d(history, last)
+    cold = await _card_count_30d(app_factory(), fresh_tx, last)
+    warm = await _card_count_30d(app_factory(snapshot_path=snapshot), fresh_tx, last)
     assert cold == 0
     assert warm == expected
 
@@ -236,29 +245,14 @@ async def test_snapshot_loaded_once_for_workers_warms_redis_state(
     tmp_path: Any,
 ) -> None:
     """Check that the snapshot the parent loads before starting workers reaches their state."""
-    from fraudwatch.features import build_snapshot
-    from fraudwatch.registry import Registry
-    from fraudwatch.scoring import bundle_feature_set
     from fraudwatch.serving._server import _load_snapshot_once
 
-    history = simulated.sort("timestamp")
-    fs = bundle_feature_set(Registry(registry_root).get("champion"))
-    snapshot = build_snapshot(fs, history).save(tmp_path / "snapshot")
+    history, snapshot = _history_snapshot(simulated, registry_root, tmp_path)
     last = history.tail(1).row(0, named=True)
     shared = {"state": redis_url, "state_prefix": redis_prefix}
-    _load_snapshot_once(make_config(snapshot_path=str(snapshot), workers=2, **shared))
+    _load_snapshot_once(make_config(snapshot_path=snapshot, workers=2, **shared))
     app = app_factory(**shared)  # a worker: no snapshot of its own
-    async with running(app) as client:
-        await client.get("/healthz")
-        probe = TransactionIn.model_validate(
-            fresh_tx(card_id=last["card_id"], timestamp=last["timestamp"].isoformat())
-        ).model_dump()
-        warm = float(app.state.service.scorer.features_one(probe)["tx_count_card_30d"])
-    import polars as pl
-
-    expected = history.filter(
-        (pl.col("card_id") == last["card_id"])
-        & (pl.col("timestamp") > last["timestamp"] - timedelta(days=30))
-    ).height
+    warm = await _card_count_30d(app, fresh_tx, last)
+    expected = _count_30d(history, last)
     assert expected >= 1
     assert warm == expected
