@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import pytest
 import redis
 from feat_streams import T0, tx
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fraudwatch.errors import FeatureError, StateStoreError
 from fraudwatch.features import (
@@ -19,6 +22,8 @@ from fraudwatch.features import (
     RedisStateStore,
     default_feature_set,
 )
+from fraudwatch.features._definitions import STD_FLOOR
+from fraudwatch.features._online_math import _located_sum, _zscore
 
 COUNT = FeatureSet((Feature("count", "card", window="24h"),))
 
@@ -171,3 +176,32 @@ def test_redis_costs_one_round_trip_per_transaction(
             tx(i, terminal_id="T", merchant_id="M", device_id="D", ip_address="10.0.0.1")
         )
     assert sent == ["EVALSHA"] * 5
+
+
+_coords = st.one_of(
+    st.none(),
+    st.sampled_from([0.0, -0.0, 1.0, -1.0]),
+    st.floats(min_value=-1.0, max_value=1.0, allow_nan=False),
+)
+
+
+@given(st.lists(_coords, max_size=60))
+def test_located_sum_equals_the_sum_of_non_null_coordinates(values: list[float | None]) -> None:
+    """The C-level window sum of coordinates (nulls and zeros dropped) is the exact sum."""
+    expected = math.fsum([v for v in values if v is not None])
+    assert _located_sum(list(values)) == expected
+
+
+@given(
+    st.lists(st.floats(min_value=0.0, max_value=1e6, allow_nan=False), min_size=0, max_size=60),
+    st.floats(min_value=0.0, max_value=1e6, allow_nan=False),
+)
+def test_zscore_matches_the_two_pass_definition(amounts: list[float], amount: float) -> None:
+    """The z-score's squared deviations are the textbook two-pass ones, bit for bit."""
+    got = _zscore(amounts, math.fsum(amounts), amount)
+    if len(amounts) < 2:
+        assert got is None
+        return
+    m = math.fsum(amounts) / len(amounts)
+    std = math.sqrt(math.fsum([(x - m) * (x - m) for x in amounts]) / (len(amounts) - 1))
+    assert got == (amount - m) / max(std, STD_FLOOR)

@@ -23,6 +23,7 @@ from fraudwatch.features._online_math import (
     compile_jobs,
     request_builder,
     run_jobs,
+    value_names,
 )
 from fraudwatch.features._plan import StatePlan
 from fraudwatch.features.state._base import States, StateStore, TxRequest
@@ -67,6 +68,7 @@ class OnlineExecutor:
         delay = fs.label_delay
         self._label_delay_us = delay // _ONE_US if delay is not None else 0
         self._builders = [request_builder(spec) for spec in self.plan.specs]
+        self._names = value_names(self.plan)
         self._needs_amount = any("amount" in s.fields for s in self.plan.specs)
 
     # ------------------------------------------------------------------ requests
@@ -99,7 +101,7 @@ class OnlineExecutor:
         FeatureError
             A field is unusable (no id, naive timestamp, NaN amount, no card...).
         """
-        t = Tx(tx)
+        t = Tx(tx, self._names)
         states = self.store.execute(self.plan, [self._request(t, True, False)])[0]
         return self._features(t, cast(States, states))
 
@@ -108,12 +110,12 @@ class OnlineExecutor:
 
         A carried label counts as known at ``timestamp + label delay`` of the set.
         """
-        t = Tx(tx)
+        t = Tx(tx, self._names)
         self.store.execute(self.plan, [self._request(t, False, True)])
 
     def compute_and_update(self, tx: Mapping[str, Any]) -> dict[str, Value]:
         """Compute the features of ``tx`` and record it, as one atomic store step."""
-        t = Tx(tx)
+        t = Tx(tx, self._names)
         states = self.store.execute(self.plan, [self._request(t, True, True)])[0]
         return self._features(t, cast(States, states))
 
@@ -123,7 +125,7 @@ class OnlineExecutor:
         On Redis the transactions travel in one pipeline; each still sees the state left by
         the ones before it.
         """
-        parsed = [Tx(tx) for tx in txs]
+        parsed = [Tx(tx, self._names) for tx in txs]
         requests = [self._request(t, True, True) for t in parsed]
         results = self.store.execute(self.plan, requests)
         return [self._features(t, cast(States, s)) for t, s in zip(parsed, results, strict=True)]

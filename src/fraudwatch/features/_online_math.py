@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
+from operator import itemgetter, mul, sub
 from typing import Any, cast
 
 from fraudwatch.errors import FeatureError
@@ -25,9 +27,9 @@ from fraudwatch.features._featureset import FeatureSet
 from fraudwatch.features._geo import haversine_km, km_to_centroid, unit_vector
 from fraudwatch.features._plan import EntitySpec, StatePlan
 from fraudwatch.features._validate import ip_prefix
-from fraudwatch.features.state._base import EntityRequest, States
+from fraudwatch.features.state._base import EntityRequest, Field, States
 
-__all__ = ["Job", "Tx", "Value", "compile_jobs", "request_builder", "run_jobs"]
+__all__ = ["Job", "Tx", "Value", "compile_jobs", "request_builder", "run_jobs", "value_names"]
 
 
 Value = float | str | None
@@ -37,12 +39,19 @@ _US_PER_HOUR = 3_600_000_000
 _US_PER_DAY = 86_400_000_000
 
 
+_XYZ: dict[str, int] = {"x": 0, "y": 1, "z": 2}
+
+
 class Tx:
-    """A transaction's fields, checked and converted once."""
+    """A transaction's fields, checked and converted once.
+
+    ``names`` are the values the state plan stores or tracks (``amount``, ``x``/``y``/``z``,
+    value names such as ``merchant``); they are resolved up front into :attr:`values`.
+    """
 
     __slots__ = ("amount", "lat", "lon", "now", "raw", "tx_id", "unit", "values")
 
-    def __init__(self, tx: Mapping[str, Any]) -> None:
+    def __init__(self, tx: Mapping[str, Any], names: tuple[str, ...] = ()) -> None:
         tx_id = tx.get("transaction_id")
         if tx_id is None or tx_id == "":
             raise FeatureError("the transaction has no transaction_id; every event needs one")
@@ -86,7 +95,9 @@ class Tx:
             self.lat, self.lon = la, lo
             self.unit = unit_vector(la, lo)
         self.raw = tx
-        self.values: dict[str, str | None] = {}
+        self.values: dict[str, Field] = {}
+        for name in names:
+            self.values[name] = self._resolve(name)
 
     def text(self, column: str) -> str | None:
         value = self.raw.get(column)
@@ -94,17 +105,23 @@ class Tx:
             return None
         return str(value)
 
-    def value(self, name: str) -> str | None:
-        got = self.values.get(name, self)
-        if got is not self:
-            return cast(str | None, got)
+    def _resolve(self, name: str) -> Field:
+        if name == "amount":
+            return self.amount
+        i = _XYZ.get(name)
+        if i is not None:
+            return None if self.unit is None else self.unit[i]
         if name == "ip_prefix":
             ip = self.text("ip_address")
-            value = ip_prefix(ip) if ip is not None else None
-        else:
-            value = self.text(VALUES.get(name, name))
-        self.values[name] = value
-        return value
+            return ip_prefix(ip) if ip is not None else None
+        return self.text(VALUES.get(name, name))
+
+    def value(self, name: str) -> str | None:
+        """The text value ``name`` (a :data:`VALUES` name, ``ip_prefix`` or a column)."""
+        values = self.values
+        if name not in values:
+            values[name] = self._resolve(name)
+        return cast(str | None, values[name])
 
 
 class _Call:
@@ -167,7 +184,7 @@ def _window_job(si: int, spec: EntitySpec, w: int, feats: list[Feature]) -> Job:
                 for name in zscores:
                     out[name] = _zscore(a, total, amount)
             for name, thr in belows:
-                out[name] = float(len([x for x in a if x < thr]))
+                out[name] = float(sum(map(thr.__gt__, a)))
         for name, vi in distincts:
             values = set(s.cols[vi][lo:])
             values.discard(None)
@@ -176,15 +193,14 @@ def _window_job(si: int, spec: EntitySpec, w: int, feats: list[Feature]) -> Job:
             unit = c.tx.unit
             km: float | None = None
             if unit is not None:
-                xs = [v for v in s.cols[xyz[0]][lo:] if v is not None]
-                ys = [v for v in s.cols[xyz[1]][lo:] if v is not None]
-                zs = [v for v in s.cols[xyz[2]][lo:] if v is not None]
+                cols = s.cols
+                xs = cols[xyz[0]][lo:]
                 km = km_to_centroid(
                     unit,
-                    math.fsum(cast(list[float], xs)),
-                    math.fsum(cast(list[float], ys)),
-                    math.fsum(cast(list[float], zs)),
-                    len(xs),
+                    _located_sum(xs),
+                    _located_sum(cols[xyz[1]][lo:]),
+                    _located_sum(cols[xyz[2]][lo:]),
+                    len(xs) - xs.count(None),
                 )
             for name in usuals:
                 out[name] = km
@@ -192,12 +208,22 @@ def _window_job(si: int, spec: EntitySpec, w: int, feats: list[Feature]) -> Job:
     return job
 
 
+def _located_sum(values: list[Field]) -> float:
+    """Exact sum of the located (non-null) coordinates of a window.
+
+    ``filter(None, ...)`` drops nulls and zeros in C; a zero adds nothing to an exact sum.
+    """
+    return math.fsum(cast(Iterable[float], filter(None, values)))
+
+
 def _zscore(a: list[float], total: float, amount: float | None) -> float | None:
     n = len(a)
     if n < 2 or amount is None:
         return None
     m = total / n
-    m2 = math.fsum([(x - m) * (x - m) for x in a])
+    # the same (x - m) * (x - m) terms as a comprehension would build, iterated in C
+    d = list(map(sub, a, repeat(m)))
+    m2 = math.fsum(map(mul, d, d))
     std = math.sqrt(m2 / (n - 1))
     return (amount - m) / max(std, STD_FLOOR)
 
@@ -371,22 +397,33 @@ def _number(value: object) -> float | None:
 
 _NO_ENTITY = EntityRequest(None)
 
+_Getter = Callable[[dict[str, Field]], tuple[Field, ...]]
 
-def _getter(name: str) -> Callable[[Tx], float | str | None]:
-    if name == "amount":
-        return lambda t: t.amount
-    if name in {"x", "y", "z"}:
-        i = "xyz".index(name)
-        return lambda t: None if t.unit is None else t.unit[i]
-    return lambda t: t.value(name)
+
+def _tuple_getter(names: tuple[str, ...]) -> _Getter:
+    """``values -> tuple(values[n] for n in names)``, built in C where it can."""
+    if not names:
+        return lambda _values: ()
+    if len(names) == 1:
+        only = names[0]
+        return lambda values: (values[only],)
+    return cast(_Getter, itemgetter(*names))
+
+
+def value_names(plan: StatePlan) -> tuple[str, ...]:
+    """Every value the plan's entities store or track, for :class:`Tx` to resolve once."""
+    return tuple(dict.fromkeys(n for spec in plan.specs for n in (*spec.fields, *spec.seen)))
 
 
 def request_builder(spec: EntitySpec) -> Callable[[Tx], EntityRequest]:
-    """A function building the request of one entity from a transaction."""
+    """A function building the request of one entity from a transaction.
+
+    The transaction must have been built with :func:`value_names` of the plan.
+    """
     column = spec.column
     required = column == "card_id"
-    getters = [_getter(name) for name in spec.fields]
-    seen = spec.seen
+    fields = _tuple_getter(spec.fields)
+    seen = _tuple_getter(spec.seen)
     meta = spec.meta
 
     def build(tx: Tx) -> EntityRequest:
@@ -398,12 +435,8 @@ def request_builder(spec: EntitySpec) -> Callable[[Tx], EntityRequest]:
         if key.__class__ is not str:
             key = str(key)
         loc = (tx.lat, tx.lon) if meta and tx.lat is not None and tx.lon is not None else None
-        return EntityRequest(
-            key,
-            tuple([g(tx) for g in getters]),
-            tuple([tx.value(n) for n in seen]),
-            loc,
-        )
+        values = tx.values
+        return EntityRequest(key, fields(values), cast(tuple[str | None, ...], seen(values)), loc)
 
     return build
 

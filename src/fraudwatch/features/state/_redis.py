@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from fraudwatch.errors import StateStoreError
 from fraudwatch.features._plan import EntitySpec, StatePlan
@@ -258,21 +258,21 @@ class RedisStateStore:
         try:
             for si, spec in enumerate(plan.specs):
                 ttl_e, ttl_m = args[si].ttls
-                seq: dict[str, int] = {}
+                # one ZADD per sorted set with all its members, not one per event
+                events: dict[str, dict[str, int]] = {}
                 for key, ts, fields in snapshot.iter_events(si):
+                    members = events.setdefault(key, {})
+                    member = f"{len(members) + 1:012d}{SEP}" + SEP.join(_encode(v) for v in fields)
+                    members[member] = ts
+                for key, members in events.items():
                     base = self._base(plan, spec, key)
-                    n = seq[key] = seq.get(key, 0) + 1
-                    member = f"{n:012d}{SEP}" + SEP.join(_encode(v) for v in fields)
-                    pipe.zadd(base + ":e", {member: ts})
+                    pipe.zadd(base + ":e", members)
                     pipe.pexpire(base + ":e", ttl_e)
-                    pending += 2
-                    flush()
-                for key, n in seq.items():
-                    base = self._base(plan, spec, key)
-                    pipe.hset(base + ":m", "n", n)
+                    pipe.hset(base + ":m", "n", len(members))
                     pipe.pexpire(base + ":m", ttl_m)
-                    pending += 2
+                    pending += 4 + len(members)
                     flush()
+                del events
                 for key, first, last, loc in snapshot.iter_meta(si):
                     base = self._base(plan, spec, key)
                     mapping: dict[FieldT, EncodableT] = {
@@ -285,19 +285,28 @@ class RedisStateStore:
                     pipe.pexpire(base + ":m", ttl_m)
                     pending += 2
                     flush()
+                seen: dict[tuple[str, int], dict[str, int]] = {}
                 for key, slot, value, ts in snapshot.iter_seen(si):
-                    base = self._base(plan, spec, key)
-                    pipe.zadd(f"{base}:s{slot + 1}", {value: ts})
-                    pipe.pexpire(f"{base}:s{slot + 1}", ttl_m)
-                    pending += 2
+                    seen.setdefault((key, slot), {})[value] = ts
+                for (key, slot), values in seen.items():
+                    skey = f"{self._base(plan, spec, key)}:s{slot + 1}"
+                    pipe.zadd(skey, values)
+                    pipe.pexpire(skey, ttl_m)
+                    pending += 2 + len(values)
                     flush()
+                del seen
+                frauds: dict[str, tuple[dict[str, int], dict[str, str]]] = {}
                 for key, tx_id, ts, known in snapshot.iter_frauds(si):
+                    by_ts, by_known = frauds.setdefault(key, ({}, {}))
+                    by_ts[tx_id] = ts
+                    by_known[tx_id] = str(known)
+                for key, (by_ts, by_known) in frauds.items():
                     base = self._base(plan, spec, key)
-                    pipe.zadd(base + ":f", {tx_id: ts})
-                    pipe.hset(base + ":k", tx_id, str(known))
+                    pipe.zadd(base + ":f", by_ts)
+                    pipe.hset(base + ":k", mapping=cast("dict[FieldT, EncodableT]", by_known))
                     pipe.pexpire(base + ":f", ttl_e)
                     pipe.pexpire(base + ":k", ttl_e)
-                    pending += 4
+                    pending += 4 + 2 * len(by_ts)
                     flush()
             ittl = plan.label_retention_us // 1000 + _TTL_SLACK_MS
             for tx_id, ts, keys in snapshot.iter_index():
