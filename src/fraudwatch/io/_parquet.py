@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ParquetReader"]
 
+_POLARS_BATCHES = True
+"""Decode with polars' streaming reader when the installed polars has it (tests turn it off)."""
+
 
 class ParquetReader:
     """Raw batches of a Parquet file; the line of a row is its one-based row number.
@@ -76,8 +79,7 @@ class ParquetReader:
         assert self._file is not None, "use ParquetReader as a context manager"
         offset = 0
         try:
-            for record_batch in self._file.iter_batches(batch_size=self.batch_rows):
-                frame = pl.DataFrame(pl.from_arrow(record_batch))
+            for frame in self._frames():
                 n = frame.height
                 casts = [
                     pl.col(name).cast(pl.String)
@@ -93,8 +95,22 @@ class ParquetReader:
                     pl.lit(None, pl.String).alias(RAW),
                 )
                 offset += n
-        except (pa.ArrowException, OSError) as exc:
+        except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as exc:
             raise InputFileError(
                 f"{self.display} is damaged after row {offset} ({exc}); export it again",
                 path=self.display,
             ) from None
+
+    def _frames(self) -> Iterator[pl.DataFrame]:
+        """The file's rows in order, about ``batch_rows`` at a time.
+
+        polars' streaming reader (polars 1.34 and later) decodes several times faster than
+        pyarrow and gives polars columns directly; pyarrow's batches are the fallback.
+        """
+        assert self._file is not None
+        if _POLARS_BATCHES and hasattr(pl.LazyFrame, "collect_batches"):
+            scan = pl.scan_parquet(self.path, glob=False)
+            yield from scan.collect_batches(chunk_size=self.batch_rows)
+            return
+        for record_batch in self._file.iter_batches(batch_size=self.batch_rows):
+            yield pl.DataFrame(pl.from_arrow(record_batch))

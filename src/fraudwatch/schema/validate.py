@@ -15,7 +15,7 @@ catalogue is :data:`REASONS`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -175,47 +175,136 @@ def text_columns(frame: pl.DataFrame, names: Sequence[str]) -> list[pl.Expr]:
     return exprs
 
 
+_Check = tuple[pl.Expr, str]
+"""A problem check: (condition true on the rows that have the problem, reason)."""
+
+
 def _when(cond: pl.Expr, reason: str) -> pl.Expr:
     return pl.when(cond).then(pl.lit(reason)).otherwise(pl.lit(None, pl.String))
 
 
-class _SeenIds:
-    """Transaction ids seen so far, as sorted runs merged geometrically.
+def _blank_to_null(name: str) -> pl.Expr:
+    """Column ``name`` (stripped text) with its empty values as null."""
+    col = pl.col(name)
+    return pl.when(col.str.len_bytes() > 0).then(col).otherwise(None).alias(name)
 
-    Lookups cost O(batch x log n) and memory holds each id once, so duplicate detection
-    stays fast on files of tens of millions of rows.
+
+_HASH_SEED = 0x66775F6964
+"""Seed of the 64-bit id hashes (any fixed value: hashes never leave the process)."""
+
+
+def _falses(n: int) -> pl.Series:
+    return pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+
+
+def _hash_ids(ids: pl.Series) -> pl.Series:
+    """64-bit hashes of ids (the same id always gets the same hash in a process)."""
+    return ids.hash(_HASH_SEED)
+
+
+class _SeenIds:
+    """Exact duplicate detection over the successive batches of one input.
+
+    The 64-bit hashes of the ids seen so far are kept in sorted, disjoint runs merged
+    geometrically, so checking a batch costs one integer sort and O(batch x log n)
+    integer comparisons: no text is sorted or hashed into a table. Ids are compared as
+    text only on the rare rows whose hash was met before (a repeated id or a hash
+    collision), which keeps the answer exact. The ids themselves are kept as they came
+    (a reference to each batch's column, no copy).
+
+    Parameters
+    ----------
+    hasher:
+        Id -> UInt64 hash; tests pass a colliding one to exercise the exact comparison.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hasher: Callable[[pl.Series], pl.Series] = _hash_ids) -> None:
+        self._hash = hasher
         self._runs: list[pl.Series] = []
+        self._ids: list[pl.Series] = []
 
-    def seen_expr(self, ids: pl.Expr) -> pl.Expr:
-        """Expression: is each non-null id in an earlier batch?"""
-        found: pl.Expr = pl.lit(False)
+    def duplicates(self, ids: pl.Series) -> pl.Series:
+        """Flag each non-null id that an earlier row has, in this batch or an earlier one.
+
+        The batch's ids are then remembered for the following batches.
+
+        >>> seen = _SeenIds()
+        >>> seen.duplicates(pl.Series(["a", "b", "a", None, None])).to_list()
+        [False, False, True, False, False]
+        >>> seen.duplicates(pl.Series(["c", "b", "c"])).to_list()
+        [False, True, True]
+        """
+        hashes = self._hash(ids)
+        if ids.null_count():
+            present = ids.is_not_null()
+            known_ids, known = ids.filter(present), hashes.filter(present)
+        else:
+            known_ids, known = ids, hashes
+        ordered = known.sort()
+        n = ordered.len()
+        repeated = n > 1 and bool((ordered.slice(1) == ordered.slice(0, n - 1)).any())
+        if repeated:
+            ordered = ordered.filter((ordered != ordered.shift(1)).fill_null(True))
+        met = _falses(ordered.len())
         for run in self._runs:
-            sorted_ids = pl.lit(run)
-            idx = sorted_ids.search_sorted(ids, side="left")
-            at = sorted_ids.gather(idx.clip(0, len(run) - 1))
-            found = found | ((idx < len(run)) & (at == ids)).fill_null(False)
-        return found
+            at = run.search_sorted(ordered, side="left")
+            met = met | ((at < run.len()) & (run.gather(at.clip(0, run.len() - 1)) == ordered))
+        dup = _falses(ids.len())
+        if repeated:
+            dup = dup | _later_repeats(ids, hashes)
+        if met.any():
+            dup = dup | self._in_earlier_batches(ids, hashes, ordered.filter(met))
+        if n:
+            self._ids.append(known_ids)
+            self._add_run(ordered.filter(~met) if met.any() else ordered)
+        return (dup & ids.is_not_null()).alias("__dup")
 
-    def add(self, ids: pl.Series) -> None:
-        new = ids.drop_nulls().unique().sort()
-        if new.is_empty():
+    def _in_earlier_batches(
+        self, ids: pl.Series, hashes: pl.Series, suspects: pl.Series
+    ) -> pl.Series:
+        """True where the id is in an earlier batch, comparing text on the suspect rows.
+
+        ``suspects`` are the hashes of this batch met in an earlier batch.
+        """
+        wanted = suspects.implode()
+        rows = hashes.is_in(wanted).arg_true()
+        earlier = pl.concat([old.filter(self._hash(old).is_in(wanted)) for old in self._ids])
+        found = ids.gather(rows).is_in(earlier.implode()).fill_null(False)
+        return _falses(ids.len()).scatter(rows.filter(found), True)
+
+    def _add_run(self, run: pl.Series) -> None:
+        """Keep ``run`` (sorted, no hash of an earlier run); merge runs of similar size."""
+        if run.is_empty():
             return
-        self._runs.append(new)
+        self._runs.append(run)
         while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
             last = self._runs.pop()
             prev = self._runs.pop()
-            self._runs.append(pl.concat([prev, last]).unique().sort())
+            merged = prev.to_frame("h").merge_sorted(last.to_frame("h"), key="h")
+            self._runs.append(merged.to_series())
+
+
+def _later_repeats(ids: pl.Series, hashes: pl.Series) -> pl.Series:
+    """True where the same id occurs on an earlier row of the batch."""
+    rows = hashes.is_duplicated().arg_true()  # every repeat of an id is among these rows
+    later = rows.filter(~ids.gather(rows).is_first_distinct())
+    return _falses(ids.len()).scatter(later, True)
 
 
 @dataclass(frozen=True)
 class _Exprs:
-    """Expressions of one raw-batch schema (built once, reused for every batch)."""
+    """Expressions of one raw-batch schema (built once, reused for every batch).
+
+    ``sources`` select the stripped source values, ``blanks`` turn the empty texts among
+    them into nulls, ``values`` parse them; ``bad`` says whether a row has a problem and
+    ``problems`` writes its reason (non-empty exactly where ``bad`` is true), so reasons
+    are only written for the rejected rows.
+    """
 
     sources: list[pl.Expr]
+    blanks: list[pl.Expr]
     values: list[pl.Expr]
+    bad: pl.Expr
     problems: pl.Expr
     timestamp_source: str | None
 
@@ -247,17 +336,21 @@ class RowValidator:
 
     # -- per-column expressions -------------------------------------------------------
 
-    def _source(self, src: FieldSource, schema: Mapping[str, pl.DataType]) -> pl.Expr:
-        """The source value: stripped text (empty -> null) or the typed source column."""
+    def _source(self, src: FieldSource, schema: Mapping[str, pl.DataType]) -> tuple[pl.Expr, bool]:
+        """(the source value, whether it is text whose empty values must become null).
+
+        Text is stripped here; empty text becomes null in a second step (see
+        :func:`_blank_to_null`) so each value is stripped once.
+        """
         if src.row_number:
-            return pl.col(ROW).cast(pl.String)
+            return pl.col(ROW).cast(pl.String), False
         if src.constant is not None:
             expr: pl.Expr = pl.lit(src.constant, pl.String)
             dtype: pl.DataType = pl.String()
         else:
             assert src.column is not None
             if src.column not in schema:
-                return pl.lit(None, pl.String)
+                return pl.lit(None, pl.String), False
             expr, dtype = pl.col(src.column), schema[src.column]
         if src.values:
             if not isinstance(dtype, pl.String):
@@ -266,9 +359,8 @@ class RowValidator:
             expr = expr.str.strip_chars().replace(list(mapping), list(mapping.values()))
             dtype = pl.String()
         if isinstance(dtype, pl.String):
-            stripped = expr.str.strip_chars()
-            return pl.when(stripped.str.len_bytes() > 0).then(stripped).otherwise(None)
-        return expr
+            return expr.str.strip_chars(), True
+        return expr, False
 
     @staticmethod
     def _dtype_of(src: FieldSource, schema: Mapping[str, pl.DataType]) -> pl.DataType:
@@ -277,64 +369,72 @@ class RowValidator:
         assert src.column is not None
         return schema.get(src.column, pl.String())
 
-    def _column(self, name: str, src: str, dtype: pl.DataType) -> tuple[pl.Expr, list[pl.Expr]]:
-        """(canonical value from column ``src``, problem expressions).
+    def _column(self, name: str, src: str, dtype: pl.DataType) -> tuple[pl.Expr, list[_Check]]:
+        """(canonical value from column ``src``, problem checks).
 
-        The problem expressions read the source column ``src`` and the parsed column
-        ``name``, so each value is parsed once.
+        The checks read the source column ``src`` and the parsed column ``name``, so each
+        value is parsed once.
         """
         value = pl.col(src)
         present = value.is_not_null()
         out = pl.col(name)
-        checks: list[pl.Expr] = []
+        checks: list[_Check] = []
         if name in REQUIRED_COLUMNS and name not in self.plan.not_required:
-            checks.append(_when(~present, f"{name}: missing"))
+            checks.append((~present, f"{name}: missing"))
         target = canonical_dtypes()[name]
         parsed: pl.Expr
         if name == "timestamp":
             parsed = out  # parsed in validate() with parse_timestamp_series
-            checks.append(_when(present & out.is_null(), "timestamp: unparseable"))
+            checks.append((present & out.is_null(), "timestamp: unparseable"))
             checks.append(
-                _when((out < TIMESTAMP_MIN) | (out >= TIMESTAMP_MAX), "timestamp: out of range")
+                ((out < TIMESTAMP_MIN) | (out >= TIMESTAMP_MAX), "timestamp: out of range")
             )
         elif name == "is_fraud":
             parsed = _label(value, dtype)
-            checks.append(_when(present & out.is_null(), "is_fraud: not 0/1"))
+            checks.append((present & out.is_null(), "is_fraud: not 0/1"))
         elif isinstance(target, pl.Float64):
             parsed = value.cast(pl.Float64, strict=False)
-            checks.append(_when(present & out.is_null(), f"{name}: not a number"))
+            checks.append((present & out.is_null(), f"{name}: not a number"))
             if name == "amount":
-                checks.append(_when(out.is_nan(), "amount: NaN"))
-                checks.append(_when(out.is_infinite(), "amount: infinite"))
-                checks.append(_when(~out.is_nan() & (out < 0), "amount: negative"))
+                checks.append((out.is_nan(), "amount: NaN"))
+                checks.append((out.is_infinite(), "amount: infinite"))
+                checks.append((~out.is_nan() & (out < 0), "amount: negative"))
             elif name in _RANGES:
                 low, high = _RANGES[name]
                 bad = out.is_nan() | (out < low) | (out > high)
-                checks.append(_when(bad, f"{name}: out of range"))
+                checks.append((bad, f"{name}: out of range"))
         else:
             parsed = value if isinstance(dtype, pl.String) else value.cast(pl.String, strict=False)
             if name == "merchant_category" and dtype.is_integer():
                 parsed = parsed.str.zfill(4)
             if name == "channel":
                 parsed = parsed.str.to_lowercase()
-                checks.append(_when(present & ~out.is_in(CHANNELS), "channel: unknown value"))
+                checks.append((present & ~out.is_in(CHANNELS), "channel: unknown value"))
             elif name in ("currency", "country"):
                 parsed = parsed.str.to_uppercase()
             if name in _STRING_CHECKS:
                 pattern, reason = _STRING_CHECKS[name]
-                checks.append(_when(present & ~out.str.contains(pattern), reason))
+                checks.append((present & ~out.str.contains(pattern), reason))
         return parsed.cast(target).alias(name), checks
 
     # -- one batch ----------------------------------------------------------------------
 
     def _build(self, schema: Mapping[str, pl.DataType]) -> _Exprs:
         sources: list[pl.Expr] = []
+        blanks: list[pl.Expr] = []
         values: list[pl.Expr] = []
-        checks: list[pl.Expr] = []
+        checks: list[_Check] = []
         ts_source: str | None = None
+
+        def add_source(src: FieldSource, tmp: str) -> None:
+            expr, text = self._source(src, schema)
+            sources.append(expr.alias(tmp))
+            if text:
+                blanks.append(_blank_to_null(tmp))
+
         for i, (name, src) in enumerate(self.plan.sources.items()):
             tmp = f"__src{i}"
-            sources.append(self._source(src, schema).alias(tmp))
+            add_source(src, tmp)
             out, col_checks = self._column(name, tmp, self._dtype_of(src, schema))
             if name == "timestamp":
                 ts_source = tmp
@@ -343,23 +443,53 @@ class RowValidator:
             checks.extend(col_checks)
         for j, name in enumerate(self.plan.passthrough):
             tmp = f"__feat{j}"
-            sources.append(self._source(FieldSource(column=name), schema).alias(tmp))
+            add_source(FieldSource(column=name), tmp)
             values.append(pl.col(tmp).cast(pl.Float64, strict=False).alias(name))
             checks.append(
-                _when(pl.col(tmp).is_not_null() & pl.col(name).is_null(), f"{name}: not a number")
+                (pl.col(tmp).is_not_null() & pl.col(name).is_null(), f"{name}: not a number")
             )
         if "transaction_id" in self.plan.sources:
-            checks.append(_when(pl.col("__dup"), "transaction_id: duplicate"))
+            checks.append((pl.col("__dup"), "transaction_id: duplicate"))
+        if UNDECODABLE in schema:
+            checks.insert(0, (pl.col(UNDECODABLE), NOT_UTF8))
         issue = pl.col(ISSUE) if ISSUE in schema else pl.lit(None, pl.String)
-        undecodable = (
-            _when(pl.col(UNDECODABLE), NOT_UTF8)
-            if UNDECODABLE in schema
-            else pl.lit(None, pl.String)
+        # a check whose condition is null (e.g. a comparison with a null value) is no problem
+        any_problem = pl.any_horizontal([cond for cond, _ in checks]) if checks else pl.lit(False)
+        bad = (
+            pl.when(issue.is_not_null())
+            .then(issue.str.len_bytes() > 0)
+            .otherwise(any_problem.fill_null(False))
         )
-        problems = pl.concat_str([undecodable, *checks], separator="; ", ignore_nulls=True)
+        problems = pl.concat_str(
+            [_when(cond, reason) for cond, reason in checks] or [pl.lit(None, pl.String)],
+            separator="; ",
+            ignore_nulls=True,
+        )
         reason = pl.when(issue.is_not_null()).then(issue).otherwise(problems.fill_null(""))
         sources += [pl.col(c) for c in (ISSUE, UNDECODABLE) if c in schema]
-        return _Exprs(sources, values, reason, ts_source)
+        return _Exprs(sources, blanks, values, bad, reason, ts_source)
+
+    def _stage(self, raw: pl.DataFrame) -> tuple[pl.DataFrame, _Exprs]:
+        """Canonical values of ``raw`` beside their sources and the ``__dup`` flags.
+
+        Remembers the batch's transaction ids (so call it once per batch, in order).
+        """
+        key = tuple((name, str(dtype)) for name, dtype in raw.schema.items())
+        exprs = self._cache.get(key)
+        if exprs is None:
+            exprs = self._cache[key] = self._build(raw.schema)
+        staged = raw.select(exprs.sources)
+        if exprs.blanks:
+            staged = staged.with_columns(exprs.blanks)
+        if exprs.timestamp_source is not None:
+            stamps = parse_timestamp_series(staged[exprs.timestamp_source], self.plan.timestamp)
+            staged = staged.with_columns(
+                stamps.cast(canonical_dtypes()["timestamp"]).alias("timestamp")
+            )
+        staged = staged.with_columns(exprs.values)
+        if "transaction_id" in self.plan.sources:
+            staged = staged.with_columns(self._seen.duplicates(staged["transaction_id"]))
+        return staged, exprs
 
     def validate(self, raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Split one raw batch into (accepted, rejected).
@@ -369,43 +499,29 @@ class RowValidator:
         DataValidationError
             In strict mode, for the first row with a problem.
         """
-        key = tuple((name, str(dtype)) for name, dtype in raw.schema.items())
-        exprs = self._cache.get(key)
-        if exprs is None:
-            exprs = self._cache[key] = self._build(raw.schema)
-        staged = raw.select(exprs.sources)
-        if exprs.timestamp_source is not None:
-            stamps = parse_timestamp_series(staged[exprs.timestamp_source], self.plan.timestamp)
-            staged = staged.with_columns(
-                stamps.cast(canonical_dtypes()["timestamp"]).alias("timestamp")
-            )
-        staged = staged.with_columns(exprs.values)
-        if "transaction_id" in self.plan.sources:
-            ids = pl.col("transaction_id")
-            dup = (self._seen.seen_expr(ids) | ~ids.is_first_distinct()) & ids.is_not_null()
-            staged = staged.with_columns(dup.alias("__dup"))
-            self._seen.add(staged["transaction_id"])
+        staged, exprs = self._stage(raw)
         output = self.plan.output_columns()
-        work = staged.select(*output, exprs.problems.alias("__reason")).with_columns(
-            (pl.col("__reason").str.len_bytes() > 0).alias("__bad")
-        )
-        bad = work["__bad"]
-        if self.strict and bool(bad.any()):
-            self._raise_first(work, raw, bad)
-        accepted = work.filter(~pl.col("__bad")).select(output)
-        rejected = self._rejected(raw.filter(bad), work.filter(bad)["__reason"])
-        return accepted, rejected
+        bad = staged.select(exprs.bad).to_series()
+        if not bad.any():  # the common case: no reason to write, nothing to filter
+            no_reasons = pl.Series("reason", [], dtype=pl.String)
+            return staged.select(output), self._rejected(raw.clear(), no_reasons)
+        flagged = staged.filter(bad)
+        reasons = flagged.select(exprs.problems).to_series()
+        if self.strict:
+            self._raise_first(flagged, raw.filter(bad), reasons)
+        accepted = staged.select(output).filter(~bad)
+        return accepted, self._rejected(raw.filter(bad), reasons)
 
-    def _raise_first(self, work: pl.DataFrame, raw: pl.DataFrame, bad: pl.Series) -> None:
-        first = int(bad.arg_true()[0])
-        line = int(raw[LINE][first])
+    @staticmethod
+    def _raise_first(flagged: pl.DataFrame, raw: pl.DataFrame, reasons: pl.Series) -> None:
+        """Raise for the first of the rejected rows (``flagged`` staged, ``raw`` source)."""
+        line = int(raw[LINE][0])
         tid: str | None = None
-        if "transaction_id" in work.columns:
-            value = work["transaction_id"][first]
+        if "transaction_id" in flagged.columns:
+            value = flagged["transaction_id"][0]
             tid = None if value is None else str(value)
-        reason = str(work["__reason"][first])
         raise DataValidationError(
-            f"{reason}. Fix the row, or run without --strict to move bad rows to a "
+            f"{reasons[0]}. Fix the row, or run without --strict to move bad rows to a "
             "quarantine file and keep the rest",
             row=line,
             transaction_id=tid,
