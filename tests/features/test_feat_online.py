@@ -24,6 +24,7 @@ from fraudwatch.features import (
 )
 from fraudwatch.features._definitions import STD_FLOOR
 from fraudwatch.features._online_math import _located_sum, _zscore
+from fraudwatch.features.state._redis import _CONTROL, SEP, _decode_columns, _encode
 
 COUNT = FeatureSet((Feature("count", "card", window="24h"),))
 
@@ -205,3 +206,28 @@ def test_zscore_matches_the_two_pass_definition(amounts: list[float], amount: fl
     m = math.fsum(amounts) / len(amounts)
     std = math.sqrt(math.fsum([(x - m) * (x - m) for x in amounts]) / (len(amounts) - 1))
     assert got == (amount - m) / max(std, STD_FLOOR)
+
+
+_field_value = st.one_of(
+    st.none(), st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9)
+)
+
+
+@given(
+    st.lists(
+        st.tuples(_field_value, st.one_of(st.none(), st.text(min_size=1, max_size=5))),
+        max_size=30,
+    )
+)
+def test_redis_event_members_decode_to_their_columns(
+    events: list[tuple[float | None, str | None]],
+) -> None:
+    """Stored members (seq, float field, text field) decode back to the fields' columns."""
+    members = [
+        f"{i:012d}{SEP}{_encode(amount)}{SEP}{_encode(text)}"
+        for i, (amount, text) in enumerate(events)
+    ]
+    cols = _decode_columns(members, [True, False]) if members else [[], []]
+    expected_text = [None if t is None else t.translate(_CONTROL) for _, t in events]
+    expected_text = [t if t else None for t in expected_text]
+    assert cols == [[a for a, _ in events], expected_text]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, cast
 
 from fraudwatch.errors import StateStoreError
@@ -84,16 +85,23 @@ def _encode(value: Field) -> str:
     return str(value).translate(_CONTROL)
 
 
-def _decode_fields(member: str, floats: list[bool]) -> list[Field]:
-    parts = member.split(SEP)[1:]
-    out: list[Field] = []
-    for text, is_float in zip(parts, floats, strict=False):
-        if text == "":
-            out.append(None)
+def _decode_columns(members: list[str], floats: list[bool]) -> list[list[Field]]:
+    """The field columns of stored event members (``seq SEP field SEP field...``).
+
+    Splitting, transposing and converting run in C (``map``/``zip``); only a column holding
+    empty (null) values takes a Python-level pass.
+    """
+    rows = list(map(str.split, members, repeat(SEP)))
+    columns = list(zip(*rows, strict=True))[1:]
+    out: list[list[Field]] = []
+    # a member has no fields beyond its sequence number when the spec stores none
+    for column, is_float in zip(columns, floats, strict=False):
+        if "" in column:
+            out.append([(float(t) if is_float else t) if t else None for t in column])
         elif is_float:
-            out.append(float(text))
+            out.append(list(map(float, column)))
         else:
-            out.append(text)
+            out.append(list(column))
     return out
 
 
@@ -188,11 +196,8 @@ class RedisStateStore:
             ev_s, counts_s, fr_s, meta_s, seen_s = next(blocks).split(RS)
             ev = _items(ev_s)
             floats = sa.float_fields
-            ts = [int(float(ev[i + 1])) for i in range(0, len(ev), 2)]
-            rows = [_decode_fields(ev[i], floats) for i in range(0, len(ev), 2)]
-            cols: list[list[Field]] = (
-                [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in sa.spec.fields]
-            )
+            ts = list(map(int, map(float, ev[1::2])))
+            cols = _decode_columns(ev[0::2], floats) if ev else [[] for _ in floats]
             fr = _items(fr_s)
             frauds = [(int(float(fr[i])), int(float(fr[i + 1]))) for i in range(0, len(fr), 2)]
             first = last = None
