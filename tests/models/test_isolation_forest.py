@@ -60,6 +60,59 @@ def test_single_rows_equal_sklearn(seed: int, missing: float) -> None:
     np.testing.assert_array_equal(alone, -det.forest_.score_samples(probe))
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_train=st.integers(2, 700),
+    max_samples=st.integers(2, 600),
+    n_estimators=st.integers(1, 120),
+    missing=st.floats(0, 0.6),
+)
+def test_one_row_walk_equals_sklearn_on_ties_and_missing(
+    seed: int, n_train: int, max_samples: int, n_estimators: int, missing: float
+) -> None:
+    """Check that one row scored alone equals scikit-learn exactly, values on splits included.
+
+    The probes sit on the split thresholds and on their float32 neighbours (the side of a
+    tie decides the leaf), hold NaNs, and the detector reads an out-of-order column subset;
+    the detector is also reloaded from its files, as the service does.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.standard_t(2, size=(n_train, 5))
+    x[rng.random(x.shape) < missing] = np.nan
+    cols = [4, 1, 3]
+    det = AnomalyDetector(
+        n_estimators=n_estimators, max_samples=max_samples, random_state=seed
+    ).fit(x, columns=cols)
+    loaded = AnomalyDetector.from_files(det.to_files())
+    splits = det.arrays_["threshold"][det.arrays_["left"] != -1]
+    on = rng.choice(splits, size=(20, 5)) if splits.size else rng.normal(size=(20, 5))
+    near = on.astype(np.float32)
+    probe = np.vstack(
+        [
+            rng.standard_t(2, size=(20, 5)),
+            on,
+            near.astype(np.float64),
+            np.nextafter(near, np.float32(np.inf)).astype(np.float64),
+            np.nextafter(near, np.float32(-np.inf)).astype(np.float64),
+        ]
+    )
+    probe[rng.random(probe.shape) < missing] = np.nan
+    expected = -det.forest_.score_samples(probe[:, cols])
+    for i in range(probe.shape[0]):
+        row = probe[i : i + 1]
+        assert loaded.score(row)[0] == expected[i], f"row {i}: {row}"
+        assert det.score(row)[0] == expected[i], f"row {i}: {row}"
+
+
+def test_one_row_walk_refuses_child_outside_forest(toy: Any) -> None:
+    """Check that a child index beyond the forest is refused before a row is walked."""
+    det = AnomalyDetector.from_files(AnomalyDetector(n_estimators=3).fit(toy.x).to_files())
+    det.arrays_["right"][0] = det.arrays_["left"].size  # one past the last node
+    with pytest.raises(BundleError, match="child indices outside the forest"):
+        det.score(toy.x_val[:1])
+
+
 def test_single_row_equals_sklearn(toy: Any) -> None:
     """Check that a single row of the toy data scores exactly like scikit-learn."""
     det = AnomalyDetector(n_estimators=60).fit(toy.x, columns=[0, 1, 2, 3])

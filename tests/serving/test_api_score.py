@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -189,3 +190,52 @@ async def test_explainer_choice_is_used_and_kept_on_reload(
     assert (started_with, after_reload) == (explainer, explainer)
     assert flagged["reasons"]
     assert all(r["contribution"] > 0 for r in flagged["reasons"])
+
+
+async def test_score_requests_skip_the_outer_middlewares(
+    app_factory: Callable[..., FastAPI], fresh_tx: Tx
+) -> None:
+    """Check that POST /v1/score enters the service middleware directly, other routes do not,
+    and a refused scoring request still gets the route's JSON error."""
+    app = app_factory()
+    seen: list[str] = []
+    async with running(app) as client:
+        await client.get("/healthz")  # the stack is built on the first request
+        outer = app.middleware_stack
+        assert outer is not None
+
+        async def spy(scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["path"])
+            await outer(scope, receive, send)
+
+        app.middleware_stack = spy
+        ok = await client.post("/v1/score", json=fresh_tx())
+        bad = await client.post("/v1/score", json={"transaction_id": "only-an-id"})
+        health = await client.get("/healthz")
+    assert ok.status_code == 200
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "validation_error"
+    assert health.status_code == 200
+    assert seen == ["/healthz"]
+
+
+async def test_full_collections_freeze_their_survivors_while_serving(
+    app_factory: Callable[..., FastAPI],
+) -> None:
+    """Check that while the service runs, what survives a full collection is frozen (left
+    out of later collections), and that this stops with the service."""
+    try:
+        async with running(app_factory(gc_freeze=True)):
+            kept = [[i] for i in range(1000)]
+            before = gc.get_freeze_count()
+            gc.collect()
+            during = gc.get_freeze_count() - before
+        more = [[i] for i in range(1000)]
+        stopped = gc.get_freeze_count()
+        gc.collect()
+        after = gc.get_freeze_count() - stopped
+    finally:
+        gc.unfreeze()
+    assert during >= len(kept)
+    assert after == 0
+    assert len(more) == 1000

@@ -20,8 +20,9 @@ from starlette.routing import Route
 from fraudwatch.errors import ConfigError
 from fraudwatch.serving import LambdaAdapter, ServiceConfig, ServiceMetrics
 from fraudwatch.serving._errors import ApiError
+from fraudwatch.serving._metrics import LoopHistogram
 from fraudwatch.serving._sagemaker import CSV_COLUMNS, parse_invocation, render_csv
-from fraudwatch.serving._writer import GroupWriter
+from fraudwatch.serving._writer import GroupWriter, LoopWriter
 
 # -- config ---------------------------------------------------------------------------------
 
@@ -118,6 +119,69 @@ def test_writer_refuses_after_stop() -> None:
 
     with pytest.raises(RuntimeError, match="not running"):
         asyncio.run(main())
+
+
+def test_loop_writer_commits_at_most_once_per_interval() -> None:
+    """Check that items arriving within the interval after a commit wait and share one."""
+    calls: list[list[int]] = []
+
+    def write_many(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        return [i * 10 for i in items]
+
+    writer: LoopWriter[int, int] = LoopWriter(write_many, min_interval_s=0.2)
+    writer.start()
+
+    async def main() -> tuple[list[int], bool, list[int]]:
+        first = await writer.submit(1)  # a quiet writer commits at once
+        later = [writer.submit(i) for i in (2, 3, 4)]
+        await asyncio.sleep(0.05)
+        waited = not any(f.done() for f in later)  # still inside the interval
+        return [first], waited, list(await asyncio.gather(*later))
+
+    started = asyncio.run(asyncio.wait_for(main(), timeout=5))
+    assert started == ([10], True, [20, 30, 40])
+    assert calls == [[1], [2, 3, 4]]
+
+
+def test_loop_writer_without_interval_commits_each_loop_turn() -> None:
+    """Check that with no interval, items submitted in separate turns are separate commits."""
+    calls: list[list[int]] = []
+
+    def write_many(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        return list(items)
+
+    writer: LoopWriter[int, int] = LoopWriter(write_many)
+    writer.start()
+
+    async def main() -> None:
+        for i in range(3):
+            await writer.submit(i)
+
+    asyncio.run(main())
+    assert calls == [[0], [1], [2]]
+
+
+def test_loop_writer_stop_stores_what_waits() -> None:
+    """Check that stopping stores the items still waiting for their interval."""
+    calls: list[list[int]] = []
+
+    def write_many(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        return list(items)
+
+    writer: LoopWriter[int, int] = LoopWriter(write_many, min_interval_s=30.0)
+    writer.start()
+
+    async def main() -> list[int]:
+        await writer.submit(1)
+        waiting = writer.submit(2)
+        writer.stop()
+        return [await waiting]
+
+    assert asyncio.run(asyncio.wait_for(main(), timeout=5)) == [2]
+    assert calls == [[1], [2]]
 
 
 # -- SageMaker payloads ---------------------------------------------------------------------
@@ -252,6 +316,49 @@ def test_metrics_are_per_instance() -> None:
     a.decision("decline", 0.99)
     assert 'fraudwatch_decisions_total{decision="decline"} 1.0' in a.render().decode()
     assert 'fraudwatch_decisions_total{decision="decline"} 0.0' in b.render().decode()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(0, 3, allow_nan=False),
+            st.sampled_from([0.0, 0.00002, 0.0005, 0.001, 2.5, 3.0]),  # on the bounds
+        ),
+        max_size=40,
+    ),
+    labels=st.lists(st.sampled_from(["parse", "model", "rules"]), min_size=40, max_size=40),
+)
+def test_loop_histogram_exposes_what_prometheus_histogram_does(
+    values: list[float], labels: list[str]
+) -> None:
+    """Check that the loop histogram's exposition equals prometheus_client's, bucket by bucket."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    buckets = (0.00002, 0.0005, 0.001, 0.01, 2.5)
+    ours_reg, theirs_reg = CollectorRegistry(), CollectorRegistry()
+    ours = LoopHistogram("t_seconds", "Time.", ["stage"], buckets=buckets, registry=ours_reg)
+    theirs = Histogram("t_seconds", "Time.", ["stage"], buckets=buckets, registry=theirs_reg)
+    for value, label in zip(values, labels, strict=False):
+        ours.labels(label).observe(value)
+        theirs.labels(label).observe(value)
+
+    def lines(registry: CollectorRegistry) -> list[str]:
+        text = generate_latest(registry).decode()
+        return [ln for ln in text.splitlines() if "_created{" not in ln]
+
+    assert lines(ours_reg) == lines(theirs_reg)
+    created = [ln for ln in generate_latest(ours_reg).decode().splitlines() if "_created{" in ln]
+    assert len(created) == len(set(labels[: len(values)]))
+
+
+def test_loop_histogram_refuses_wrong_label_count() -> None:
+    """Check that a histogram asked for the wrong number of labels says which it takes."""
+    from prometheus_client import CollectorRegistry
+
+    h = LoopHistogram("t", "T.", ["a", "b"], buckets=(1.0,), registry=CollectorRegistry())
+    with pytest.raises(ValueError, match=r"takes labels \('a', 'b'\)"):
+        h.labels("x")
 
 
 # -- Lambda adapter on a small app ----------------------------------------------------------

@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, ClassVar, Self
 
@@ -47,6 +48,32 @@ _CHUNK = 1024
 _NATIVE_CHUNK = 16_384
 _SMALL_BATCH = 64
 _ARRAYS = ("roots", "left", "right", "feature", "threshold", "missing_left", "leaf_value")
+
+
+@dataclass(frozen=True, slots=True)
+class _RowWalk:
+    """The forest laid out for scoring one row: every tree walked at once, level by level.
+
+    Node ``k`` is addressed as ``2 * k``; ``children[2 * k + go_left]`` is the (doubled)
+    next node, and a leaf points to itself, so ``depth`` steps reach every tree's leaf. The
+    row is read twice, side by side (``columns``): a missing value reads as ``-inf`` in the
+    first copy and ``+inf`` in the second, and each node reads the copy that sends a missing
+    value where scikit-learn sends it (``slot``). ``value <= threshold`` is then exactly
+    scikit-learn's test, missing values included, with no branch on them.
+
+    scikit-learn compares a float32 value with a float64 threshold; for a float32 ``v``,
+    ``v <= t`` holds exactly when ``v <= t32``, ``t`` rounded *down* to float32, so the
+    walk compares float32 with float32 (half the memory to visit, and exact).
+    """
+
+    columns: npt.NDArray[np.intp]
+    missing_fill: npt.NDArray[np.float32]
+    slot: npt.NDArray[np.intp]
+    threshold: npt.NDArray[np.float32]
+    children: npt.NDArray[np.intp]
+    roots: npt.NDArray[np.intp]
+    leaf_value: npt.NDArray[np.float64]
+    depth: int
 
 
 class AnomalyDetector:
@@ -202,6 +229,8 @@ class AnomalyDetector:
         n = xc.shape[0]
         if self.denominator_ == 0.0:
             return np.ones(n, dtype=np.float64)
+        if n == 1:
+            return self._score_row(xc[0])
         cols = list(self.columns_)
         out = np.empty(n, dtype=np.float64)
         trees = self._native_trees() if n > _SMALL_BATCH else None
@@ -315,7 +344,8 @@ class AnomalyDetector:
     def _score_chunk(self, x: npt.NDArray[np.float32]) -> Vector:
         """The numpy traversal: every tree for a chunk of rows, one level per step.
 
-        Used for small batches (cheaper than one compiled call per tree) and as the fallback.
+        Used for small batches of rows (cheaper than one compiled call per tree) and as the
+        fallback; one row goes through :meth:`_score_row`.
         """
         f = self._flat()
         children, feature, threshold = f["children"], f["feature"], f["threshold"]
@@ -336,6 +366,67 @@ class AnomalyDetector:
         # Tree by tree, like scikit-learn: a running sum (np.cumsum adds left to right, so
         # the last column is bit-equal to a loop over trees; np.sum would add pairwise).
         depths = np.cumsum(values, axis=1)[:, -1]
+        return np.asarray(2.0 ** (-(depths / self.denominator_)), dtype=np.float64)
+
+    def _row_walk(self) -> _RowWalk:
+        """The arrays of :meth:`_score_row`, built once and checked like :meth:`_flat`'s."""
+        cached: _RowWalk | None = getattr(self, "_walk", None)
+        if cached is not None:
+            return cached
+        a = self.arrays_
+        n_nodes = a["left"].size
+        n_cols = len(self.columns_)
+        leaf = a["left"] == -1
+        own = np.arange(n_nodes, dtype=np.intp)
+        left = np.where(leaf, own, a["left"]).astype(np.intp)
+        right = np.where(leaf, own, a["right"]).astype(np.intp)
+        roots = a["roots"].astype(np.intp)
+        if (
+            min(left.min(), right.min(), roots.min()) < 0
+            or max(left.max(), right.max(), roots.max()) >= n_nodes
+        ):
+            raise BundleError(f"{ARRAYS_FILE} holds child indices outside the forest")
+        feature = np.where(leaf, 0, a["feature"]).astype(np.intp)
+        if feature.min() < 0 or feature.max() >= n_cols:
+            raise BundleError(f"{ARRAYS_FILE} holds feature indices outside the detector's")
+        children = np.empty(2 * n_nodes, dtype=np.intp)
+        children[0::2] = 2 * right  # comparison False: right
+        children[1::2] = 2 * left
+        missing_left = np.asarray(a["missing_left"], dtype=bool)
+        threshold = np.asarray(a["threshold"], dtype=np.float64)
+        with np.errstate(over="ignore"):  # beyond float32: inf, rounded down just below
+            down = threshold.astype(np.float32)
+        above = down > threshold
+        down[above] = np.nextafter(down[above], np.float32(-np.inf))
+        walk = _RowWalk(
+            columns=np.tile(np.asarray(self.columns_, dtype=np.intp), 2),
+            missing_fill=np.repeat(np.array([-np.inf, np.inf], dtype=np.float32), n_cols),
+            slot=np.repeat(np.where(missing_left, feature, feature + n_cols), 2),
+            threshold=np.repeat(down, 2),
+            children=children,
+            roots=2 * roots,
+            leaf_value=np.repeat(np.asarray(a["leaf_value"], dtype=np.float64), 2),
+            depth=self.max_depth_,
+        )
+        self._walk = walk
+        return walk
+
+    def _score_row(self, row: npt.NDArray[np.float64]) -> Vector:
+        """Score one row: all trees at once, one level per step (about 6 numpy calls each).
+
+        About a third of the cost of :meth:`_score_chunk` on one row, and the same result
+        bit for bit: the same float32 values, the same comparisons, the leaf values added
+        tree by tree.
+        """
+        w = self._row_walk()
+        values = row.take(w.columns).astype(np.float32)  # float32 like scikit-learn's input
+        np.copyto(values, w.missing_fill, where=np.isnan(values))
+        slot, threshold, children = w.slot, w.threshold, w.children
+        node = w.roots
+        for _ in range(w.depth):
+            node = children.take(node + (values.take(slot.take(node)) <= threshold.take(node)))
+        # Tree by tree like scikit-learn (np.cumsum adds left to right; np.sum is pairwise).
+        depths = np.cumsum(w.leaf_value.take(node))[-1:]
         return np.asarray(2.0 ** (-(depths / self.denominator_)), dtype=np.float64)
 
     # -- files ------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ class KeyCache:
         self.ttl_s = ttl_s
         self.timer = timer
         self.executor = executor
-        self._cache: OrderedDict[bytes, tuple[KeyRecord | None, float]] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[Principal | None, float]] = OrderedDict()
 
     def clear(self) -> None:
         """Forget every cached verification (e.g. after revoking a key)."""
@@ -120,22 +120,27 @@ class KeyCache:
         now = self.timer()
         hit = self._cache.get(digest)
         if hit is not None and hit[1] > now:
-            record = hit[0]
+            principal = hit[0]
         else:
             loop = asyncio.get_running_loop()
             record = await loop.run_in_executor(self.executor, self.verifier.verify_api_key, token)
+            principal = (
+                None
+                if record is None
+                else Principal(actor=f"key:{record.prefix} ({record.name})", key=record)
+            )
             ttl = self.ttl_s if record is not None else min(self.ttl_s, _NEGATIVE_TTL_S)
             if ttl > 0:
-                self._cache[digest] = (record, now + ttl)
+                self._cache[digest] = (principal, now + ttl)
                 self._cache.move_to_end(digest)
                 while len(self._cache) > _MAX_ENTRIES:
                     self._cache.popitem(last=False)
-        if record is None:
+        if principal is None:
             raise _unauthorized(
                 "invalid or revoked API key; check the key or create a new one with "
                 "`fraudwatch apikey create`"
             )
-        return Principal(actor=f"key:{record.prefix} ({record.name})", key=record)
+        return principal
 
 
 def check_scope(principal: Principal, scope: str, what: str) -> None:

@@ -60,6 +60,20 @@ class ServiceConfig(BaseModel):
         "loop",
         description="SQLite group commit on the event loop (default) or on a writer thread",
     )
+    sqlite_commit_interval_ms: float = Field(
+        2.0,
+        ge=0.0,
+        le=100.0,
+        description="SQLite on the loop: least time between two group commits; a decision "
+        "made sooner after a commit waits for the next one, with the others (0: none)",
+    )
+    sqlite_checkpoint_ms: float = Field(
+        50.0,
+        ge=0.0,
+        le=10_000.0,
+        description="SQLite on the loop: how often a background thread checkpoints the WAL "
+        "so that commits on the loop do not (0: SQLite's own checkpoints only)",
+    )
     migrate: bool = Field(True, description="apply database migrations at start-up")
     state_prefix: str = Field(
         "fw:", min_length=1, max_length=64, description="prefix of every Redis key"

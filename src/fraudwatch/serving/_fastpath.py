@@ -24,6 +24,7 @@ __all__ = ["SCORE_PATH", "fast_score"]
 
 SCORE_PATH = "/v1/score"
 _JSON_TYPES = (b"application/json", b"application/json; charset=utf-8")
+_WHAT = f"POST {SCORE_PATH}"
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -80,23 +81,22 @@ async def fast_score(scope: Scope, receive: Receive, send: Send, limit: int) -> 
         if not message.get("more_body", False):
             break
     body = b"".join(chunks)
-    replay = _replaying(body, receive)
     content_type = _header(scope, b"content-type")
     if content_type is not None and content_type.lower() not in _JSON_TYPES:
-        return replay
+        return _replaying(body, receive)
     if svc.config.auth:
         authorization = _header(scope, b"authorization")
         try:
             principal = await svc.keys.authenticate(
                 authorization.decode("latin-1") if authorization is not None else None
             )
-            check_scope(principal, "score", f"POST {SCORE_PATH}")
+            check_scope(principal, "score", _WHAT)
         except ApiError:
-            return replay
+            return _replaying(body, receive)
     try:
         tx = TransactionIn.model_validate_json(body)
     except ValidationError:
-        return replay
+        return _replaying(body, receive)
     state = scope["state"]
     state["route_path"] = SCORE_PATH
     try:

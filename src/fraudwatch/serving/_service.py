@@ -18,7 +18,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import text
@@ -36,8 +35,10 @@ from fraudwatch.store import (
     CaseConflictError,
     Decision,
     DecisionInput,
+    DecisionSession,
     RecordResult,
     Store,
+    WalCheckpointer,
 )
 
 __all__ = ["DecisionService", "ScorerFactory"]
@@ -55,13 +56,11 @@ _LABELS = {"fraud": 1, "legit": 0}
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    """A scored transaction waiting to be stored."""
+    """A scored transaction waiting to be stored: what to store, and what it came from."""
 
-    doc: dict[str, Any]
+    item: DecisionInput
     result: ScoreResultLike
     reasons: list[dict[str, Any]]
-    latency_ms: float
-    at: datetime
 
 
 def _reason_dicts(result: ScoreResultLike) -> list[dict[str, Any]]:
@@ -153,8 +152,22 @@ class DecisionService:
         self._pool = ThreadPoolExecutor(config.db_threads, thread_name_prefix="fraudwatch-db")
         local = store.backend == "sqlite"
         self._writer: GroupWriter[_Pending, RecordResult] | LoopWriter[_Pending, RecordResult]
+        # The idempotency lookups and the group commits: on the event loop with SQLite (one
+        # connection kept for both), else through the pool from the loop's executor and the
+        # writer thread.
+        self._session: DecisionSession | None = None
+        self._recorder: Store | DecisionSession = store
+        self._checkpointer: WalCheckpointer | None = None
         if local and config.sqlite_writes == "loop":
-            self._writer = LoopWriter(self._write_many)
+            self._writer = LoopWriter(
+                self._write_many,
+                min_interval_s=config.sqlite_commit_interval_ms / 1000.0,
+            )
+            self._session = self._recorder = store.decision_session()
+            if config.sqlite_checkpoint_ms > 0:
+                self._checkpointer = store.wal_checkpointer(
+                    interval_s=config.sqlite_checkpoint_ms / 1000.0
+                )
         else:
             self._writer = GroupWriter(self._write_many)
         self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -173,8 +186,10 @@ class DecisionService:
         return self._scorer
 
     def start(self) -> None:
-        """Start the decision writer."""
+        """Start the decision writer (and the WAL checkpointer, with SQLite on the loop)."""
         self._writer.start()
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     async def aclose(self) -> None:
         """Store what is queued, then release threads (the store is closed by its owner)."""
@@ -182,6 +197,10 @@ class DecisionService:
             self._writer.stop()
         else:
             await asyncio.to_thread(self._writer.stop)
+        if self._session is not None:
+            self._session.close()
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
         await asyncio.to_thread(self._pool.shutdown, True)
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
@@ -191,27 +210,10 @@ class DecisionService:
 
     def _write_many(self, items: Sequence[_Pending]) -> list[RecordResult]:
         """Store a group of decisions in one transaction (one commit for all of them)."""
-        return self.store.record_decisions(
-            [
-                DecisionInput(
-                    transaction=p.doc,
-                    score=float(p.result.score),
-                    decision=p.result.decision,
-                    model_version=p.result.model_version,
-                    reasons=p.reasons,
-                    rules_fired=list(p.result.rules_fired),
-                    anomaly_score=(
-                        None if p.result.anomaly_score is None else float(p.result.anomaly_score)
-                    ),
-                    latency_ms=p.latency_ms,
-                    at=p.at,
-                )
-                for p in items
-            ]
-        )
+        return self._recorder.record_decisions([p.item for p in items])
 
     def _find_many(self, ids: Sequence[str]) -> list[RecordResult | None]:
-        find = self.store.find_record
+        find = self._recorder.find_record
         return [find(tid) for tid in ids]
 
     def _elapsed_ms(self, t0: float) -> float:
@@ -220,6 +222,8 @@ class DecisionService:
     async def score(self, tx: TransactionIn, t0: float) -> dict[str, Any]:
         """Decide on one transaction; return the JSON-ready response body.
 
+        :meth:`decide` for a single transaction, without its bookkeeping for batches.
+
         Parameters
         ----------
         tx:
@@ -227,7 +231,29 @@ class DecisionService:
         t0:
             When the request arrived (``timer()`` seconds), for the reported latency.
         """
-        return (await self.decide([tx], t0))[0]
+        tid = tx.transaction_id
+        waiting = self._inflight.get(tid)
+        if waiting is not None:  # the same id is being decided by another request
+            body = self._replay(await asyncio.shield(waiting))
+        else:
+            fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            self._inflight[tid] = fut
+            try:
+                bodies: list[dict[str, Any] | None] = [None]
+                await self._decide_owned((tx,), (0,), bodies, t0)
+                mine = bodies[0]
+                assert mine is not None
+                fut.set_result(mine)
+                body = mine
+            except BaseException as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+                    fut.exception()  # retrieved: no "never retrieved" log when nobody waited
+                raise
+            finally:
+                del self._inflight[tid]
+        body["server_latency_ms"] = self._elapsed_ms(t0)
+        return body
 
     async def score_many(self, txs: Sequence[TransactionIn], t0: float) -> list[dict[str, Any]]:
         """Decide on several transactions, scored in request order.
@@ -323,47 +349,45 @@ class DecisionService:
         # over the network (PostgreSQL) the loop must not wait for the round trip.
         found = self._find_many(ids) if self._inline_reads else await self._db(self._find_many, ids)
         m = self.metrics
-        t_parse = self.timer()
+        timer = self.timer
+        t_parse = timer()
         m.stage("parse", t_parse - t0)
         scored: list[tuple[int, _Pending]] = []
         failure: BaseException | None = None
         scorer = self._scorer  # the scorer these requests started with, even if reloaded
         for i, stored in zip(mine, found, strict=True):
             if stored is not None:
-                self.metrics.replays.inc()
+                m.replays.inc()
                 bodies[i] = _decision_body(
                     stored.decision, stored.case_id, replayed=True, latency_ms=0.0
                 )
                 continue
-            record = txs[i].model_dump()
+            record = txs[i].to_record()
             try:
                 result = scorer.score_one(record)
             except Exception as exc:  # store what was scored (features moved), then fail
                 failure = exc
                 break
-            timings = result.timings_us
-            for stage in ("features", "model", "reasons", "rules"):
-                us = timings.get(stage)
-                if us is not None:
-                    m.stage(stage, us / 1e6)
-            pending = _Pending(
-                doc={k: v for k, v in record.items() if v is not None},
-                result=result,
-                reasons=_reason_dicts(result),
-                latency_ms=(self.timer() - t0) * 1000.0,
+            m.scorer_stages(result.timings_us)
+            reasons = _reason_dicts(result) if result.reasons else []
+            item = DecisionInput(
+                transaction={k: v for k, v in record.items() if v is not None},
+                score=float(result.score),
+                decision=result.decision,
+                model_version=result.model_version,
+                reasons=reasons,
+                rules_fired=list(result.rules_fired),
+                anomaly_score=(
+                    None if result.anomaly_score is None else float(result.anomaly_score)
+                ),
+                latency_ms=(timer() - t0) * 1000.0,
                 at=self.clock(),
             )
-            scored.append((i, pending))
+            scored.append((i, _Pending(item, result, reasons)))
         if scored:
-            t_scored = self.timer()
-            try:
-                futures = [self._writer.submit(p) for _, p in scored]
-            except RuntimeError as exc:
-                raise ApiError(
-                    503, "service_unavailable", f"the service is shutting down ({exc}); retry"
-                ) from None
-            saved = await asyncio.gather(*futures, return_exceptions=True)
-            m.stage("persistence", self.timer() - t_scored)
+            t_scored = timer()
+            saved = await self._persist([p for _, p in scored])
+            m.stage("persistence", timer() - t_scored)
             for (i, p), rec in zip(scored, saved, strict=True):
                 if isinstance(rec, BaseException):
                     failure = failure or rec
@@ -375,22 +399,37 @@ class DecisionService:
                         rec.decision, rec.case_id, replayed=True, latency_ms=0.0
                     )
                     continue
-                r = p.result
-                m.decision(r.decision, float(r.score))
+                stored_item = p.item
+                m.decision(stored_item.decision, stored_item.score)
                 bodies[i] = {
-                    "transaction_id": r.transaction_id,
-                    "score": float(r.score),
-                    "anomaly_score": None if r.anomaly_score is None else float(r.anomaly_score),
-                    "decision": r.decision,
+                    "transaction_id": p.result.transaction_id,
+                    "score": stored_item.score,
+                    "anomaly_score": stored_item.anomaly_score,
+                    "decision": stored_item.decision,
                     "reasons": p.reasons,
-                    "rules_fired": list(r.rules_fired),
-                    "model_version": r.model_version,
+                    "rules_fired": list(stored_item.rules_fired),
+                    "model_version": stored_item.model_version,
                     "case_id": rec.case_id,
                     "replayed": False,
                     "server_latency_ms": 0.0,
                 }
         if failure is not None:
             raise failure
+
+    async def _persist(self, pending: Sequence[_Pending]) -> list[RecordResult | BaseException]:
+        """Queue decisions for the group commit; wait until each is committed (or failed)."""
+        try:
+            futures = [self._writer.submit(p) for p in pending]
+        except RuntimeError as exc:
+            raise ApiError(
+                503, "service_unavailable", f"the service is shutting down ({exc}); retry"
+            ) from None
+        if len(futures) == 1:  # the usual case: no gather machinery for one future
+            try:
+                return [await futures[0]]
+            except Exception as exc:
+                return [exc]
+        return await asyncio.gather(*futures, return_exceptions=True)
 
     # -- feedback and cases ----------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from fraudwatch.store._apikeys import parse_scopes
 from fraudwatch.store._base import Clock, system_clock
+from fraudwatch.store._checkpoint import WalCheckpointer
 from fraudwatch.store._engine import SqliteSync, make_engine, normalize_url, redact_url
 from fraudwatch.store._errors import CaseConflictError
 from fraudwatch.store._migrate import (
@@ -25,7 +26,7 @@ from fraudwatch.store._migrate import (
     head_revision,
     upgrade,
 )
-from fraudwatch.store._recording import OPENS_CASE, DecisionInput
+from fraudwatch.store._recording import OPENS_CASE, DecisionInput, DecisionSession
 from fraudwatch.store._records import (
     ApiKey,
     AuditEntry,
@@ -61,11 +62,13 @@ __all__ = [
     "Clock",
     "Decision",
     "DecisionInput",
+    "DecisionSession",
     "Feedback",
     "Page",
     "RecordResult",
     "SqliteSync",
     "Store",
+    "WalCheckpointer",
     "alembic_config",
     "check_schema",
     "current_revision",

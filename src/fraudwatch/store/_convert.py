@@ -72,12 +72,19 @@ def check_time(name: str, value: datetime) -> datetime:
 
 def finite(name: str, value: Any, tx_id: str | None = None) -> float:
     """A finite float, or a :class:`DataValidationError` naming the field."""
+    if type(value) is float and math.isfinite(value):  # the usual case, without ABC checks
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise DataValidationError(f"{name} must be a number; got {value!r}", transaction_id=tx_id)
     out = float(value)
     if not math.isfinite(out):
         raise DataValidationError(f"{name} must be finite; got {value!r}", transaction_id=tx_id)
     return out
+
+
+_JSON_AS_IS = frozenset({str, int, bool, type(None)})
+"""Types stored in a JSON document unchanged (checked by exact type, before
+:func:`_json_value`)."""
 
 
 def _json_value(value: Any) -> Any:
@@ -126,7 +133,8 @@ def normalize_transaction(
             transaction_id=tx_id,
         )
     amount = finite("amount", transaction.get("amount"), tx_id)
-    doc = {str(k): _json_value(v) for k, v in transaction.items()}
+    as_is = _JSON_AS_IS
+    doc = {str(k): v if type(v) in as_is else _json_value(v) for k, v in transaction.items()}
     doc["timestamp"] = iso_utc(ts)
     return doc, tx_id, ts, card_id, amount
 
@@ -147,7 +155,9 @@ def json_object(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def json_list(name: str, value: Sequence[Any], tx_id: str | None = None) -> list[Any]:
     """A list copy of ``value`` (serialisation errors surface when it is written)."""
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+    if type(value) is not list and (
+        isinstance(value, str | bytes) or not isinstance(value, Sequence)
+    ):
         raise DataValidationError(
             f"{name} must be a list; got {type(value).__name__}", transaction_id=tx_id
         )

@@ -11,6 +11,11 @@ two statements on the server after a few executions (``prepare_threshold``).
 
 :class:`RawSelect` does the same for the two reads made on every request: the
 idempotency lookup by ``transaction_id`` and the API key lookup by prefix.
+
+Each call checks a connection out of the pool and back in (about 10 µs of pool code, with a
+reset on return), unless it is given one: :class:`PinnedConnection` keeps one connection
+checked out for a caller that reads and writes from one thread (the service's event loop
+with SQLite), and is replaced after a disconnect.
 """
 
 from __future__ import annotations
@@ -18,15 +23,54 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Engine, Insert, Select, bindparam, insert, select
+from sqlalchemy import Engine, Insert, PoolProxiedConnection, Select, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from fraudwatch.store._schema import api_keys, cases, decisions
 
-__all__ = ["DecisionWriter", "ItemError", "RawSelect", "api_key_reader", "decision_reader"]
+__all__ = [
+    "DecisionWriter",
+    "ItemError",
+    "PinnedConnection",
+    "RawSelect",
+    "api_key_reader",
+    "decision_reader",
+]
 
 _Processor = Callable[[Any], Any] | None
+
+
+class PinnedConnection:
+    """One pooled connection kept checked out, for calls made from one thread at a time.
+
+    :meth:`get` returns it, checking a new one out first if there is none or the last one
+    was invalidated (a disconnect); :meth:`close` returns it to the pool.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._raw: PoolProxiedConnection | None = None
+
+    def get(self) -> PoolProxiedConnection:
+        """The connection (checked out now if needed)."""
+        raw = self._raw
+        if raw is None or not raw.is_valid:
+            if raw is not None:
+                raw.close()
+            raw = self._raw = self._engine.raw_connection()
+        return raw
+
+    def close(self) -> None:
+        """Return the connection to the pool (a later :meth:`get` checks one out again)."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            raw.close()
+
+
+def _checkout(engine: Engine, pinned: PinnedConnection | None) -> PoolProxiedConnection:
+    """The pinned connection, or one checked out for this call (closed by the caller)."""
+    return pinned.get() if pinned is not None else engine.raw_connection()
 
 
 class _Compiled:
@@ -79,11 +123,14 @@ class DecisionWriter:
         """Serialise the parameters (JSON, timestamps); raises TypeError/ValueError."""
         return self._decision.bind(decision), None if case is None else self._case.bind(case)
 
-    def write_many(self, items: Sequence[tuple[Any, Any]]) -> list[tuple[bool, int | None]]:
+    def write_many(
+        self, items: Sequence[tuple[Any, Any]], pinned: PinnedConnection | None = None
+    ) -> list[tuple[bool, int | None]]:
         """Store bound ``(decision, case)`` pairs in one transaction; one commit.
 
         Returns ``(inserted, case_id)`` per item, in order; a case is inserted only for a
-        decision that was new.
+        decision that was new. The transaction runs on ``pinned``'s connection if given,
+        else on one checked out of the pool for this call.
 
         Raises
         ------
@@ -94,9 +141,9 @@ class DecisionWriter:
             The database failed (wrapped like every other SQLAlchemy error); nothing was
             written.
         """
-        raw = self._engine.raw_connection()
         dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
         out: list[tuple[bool, int | None]] = []
+        raw = _checkout(self._engine, pinned)
         try:
             cursor = raw.cursor()
             try:
@@ -132,7 +179,8 @@ class DecisionWriter:
             finally:
                 cursor.close()
         finally:
-            raw.close()
+            if pinned is None:
+                raw.close()
         return out
 
 
@@ -155,6 +203,7 @@ class RawSelect:
     def __init__(self, stmt: Select[Any], engine: Engine) -> None:
         self._engine = engine
         dialect = engine.dialect
+        self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
         compiled = stmt.compile(dialect=dialect)
         self._sql = compiled.string
         self._positional = dialect.paramstyle in ("qmark", "numeric", "format")
@@ -176,11 +225,17 @@ class RawSelect:
 
     def one_or_none(self, **params: Any) -> dict[str, Any] | None:
         """Run the query; return the first row as ``{column key: value}`` or ``None``."""
+        return self.run(params)
+
+    def run(
+        self, params: Mapping[str, Any], pinned: PinnedConnection | None = None
+    ) -> dict[str, Any] | None:
+        """As :meth:`one_or_none`, on ``pinned``'s connection if given."""
         bound: tuple[Any, ...] | dict[str, Any] = (
-            tuple(params[n] for n in self._param_names) if self._positional else params
+            tuple([params[n] for n in self._param_names]) if self._positional else dict(params)
         )
-        raw = self._engine.raw_connection()
-        dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
+        dbapi_error = self._dbapi_error
+        raw = _checkout(self._engine, pinned)
         try:
             cursor = raw.cursor()
             try:
@@ -195,7 +250,8 @@ class RawSelect:
             finally:
                 cursor.close()
         finally:
-            raw.close()
+            if pinned is None:
+                raw.close()
         if row is None:
             return None
         return {

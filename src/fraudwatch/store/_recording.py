@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from fraudwatch.errors import DataValidationError, NotFoundError
 from fraudwatch.store._base import StoreBase, check_name
+from fraudwatch.store._checkpoint import WalCheckpointer, wal_mode
 from fraudwatch.store._convert import (
     check_choice,
     decision_from_mapping,
@@ -16,11 +17,11 @@ from fraudwatch.store._convert import (
     json_list,
     normalize_transaction,
 )
-from fraudwatch.store._hotpath import ItemError
+from fraudwatch.store._hotpath import ItemError, PinnedConnection
 from fraudwatch.store._records import Decision, RecordResult
 from fraudwatch.store._schema import DECISIONS
 
-__all__ = ["OPENS_CASE", "DecisionInput", "RecordingMixin"]
+__all__ = ["OPENS_CASE", "DecisionInput", "DecisionSession", "RecordingMixin"]
 
 OPENS_CASE: frozenset[str] = frozenset({"review", "decline"})
 """Decisions that open a case for an analyst."""
@@ -111,7 +112,9 @@ class RecordingMixin(StoreBase):
         )
         return _Prepared(params, case_params, decision)
 
-    def _store(self, prepared: Sequence[_Prepared]) -> list[RecordResult]:
+    def _store(
+        self, prepared: Sequence[_Prepared], pinned: PinnedConnection | None = None
+    ) -> list[RecordResult]:
         bound = []
         for p in prepared:
             try:  # JSON is serialised here on SQLite, by psycopg while executing on PostgreSQL
@@ -119,7 +122,7 @@ class RecordingMixin(StoreBase):
             except (TypeError, ValueError) as exc:
                 raise _json_error(exc, p.decision.transaction_id) from None
         try:
-            outcomes = self._writer.write_many(bound)
+            outcomes = self._writer.write_many(bound, pinned)
         except ItemError as exc:
             raise _json_error(exc.cause, prepared[exc.index].decision.transaction_id) from None
         results = []
@@ -128,7 +131,7 @@ class RecordingMixin(StoreBase):
                 results.append(RecordResult(decision=p.decision, created=True, case_id=case_id))
                 continue
             # A retry: stored decisions are immutable, so reading after the commit is safe.
-            found = self.find_record(p.decision.transaction_id)
+            found = self._find_record(p.decision.transaction_id, pinned)
             if found is None:  # pragma: no cover - decisions are never deleted
                 raise RuntimeError(f"decision {p.decision.transaction_id!r} vanished")
             results.append(found)
@@ -233,7 +236,47 @@ class RecordingMixin(StoreBase):
         call it before scoring so that a retried transaction is answered from the store,
         neither scored again nor counted twice.
         """
-        found = self._reader.one_or_none(tx_id=transaction_id)
+        return self._find_record(transaction_id, None)
+
+    def decision_session(self) -> DecisionSession:
+        """:meth:`find_record` and :meth:`record_decisions` on one connection kept open.
+
+        For a caller making both calls from one thread at a time, on every request (the
+        service's event loop with SQLite): it saves checking a connection out of the pool
+        and back in on each call. Close the session to return the connection.
+
+        Examples
+        --------
+        >>> from fraudwatch.store import open_store
+        >>> store = open_store("sqlite://", upgrade=True)
+        >>> tx = {"transaction_id": "t1", "timestamp": "2024-05-01T10:00:00Z",
+        ...       "card_id": "c1", "amount": 42.0}
+        >>> with store.decision_session() as session:
+        ...     before = session.find_record("t1")
+        ...     [saved] = session.record_decisions(
+        ...         [DecisionInput(tx, score=0.2, decision="allow", model_version="v1")])
+        ...     after = session.find_record("t1")
+        >>> before is None, saved.created, after.decision.score
+        (True, True, 0.2)
+        >>> store.close()
+        """
+        return DecisionSession(self)
+
+    def wal_checkpointer(self, *, interval_s: float = 0.05) -> WalCheckpointer | None:
+        """A background WAL checkpointer for this database (not started yet), if it has a WAL.
+
+        ``None`` for PostgreSQL and in-memory SQLite. See :class:`WalCheckpointer`: for a
+        writer that commits on an event loop, it keeps SQLite's checkpoints (a copy and two
+        fsyncs) out of the commits.
+        """
+        if not wal_mode(self.engine):
+            return None
+        return WalCheckpointer(self.engine, interval_s=interval_s)
+
+    def _find_record(
+        self, transaction_id: str, pinned: PinnedConnection | None
+    ) -> RecordResult | None:
+        found = self._reader.run({"tx_id": transaction_id}, pinned)
         if found is None:
             return None
         return RecordResult(
@@ -262,3 +305,37 @@ class RecordingMixin(StoreBase):
                 "score the transaction first"
             )
         return found
+
+
+class DecisionSession:
+    """The decision hot path of a store on one connection: see
+    :meth:`RecordingMixin.decision_session`.
+
+    Same statements, transactions and results as the store's own methods; use it from one
+    thread at a time. After a disconnect the next call checks out a fresh connection.
+    """
+
+    def __init__(self, store: RecordingMixin) -> None:
+        self._store = store
+        self._pinned = PinnedConnection(store.engine)
+
+    def find_record(self, transaction_id: str) -> RecordResult | None:
+        """As :meth:`RecordingMixin.find_record`."""
+        return self._store._find_record(transaction_id, self._pinned)
+
+    def record_decisions(self, items: Sequence[DecisionInput]) -> list[RecordResult]:
+        """As :meth:`RecordingMixin.record_decisions` (one transaction, one commit)."""
+        if not items:
+            return []
+        store = self._store
+        return store._store([store._prepare(item) for item in items], self._pinned)
+
+    def close(self) -> None:
+        """Return the connection to the pool."""
+        self._pinned.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
