@@ -293,3 +293,21 @@ def test_lazy_input_gives_the_same_table(tmp_path: Path) -> None:
     data.write_parquet(tmp_path / "tx.parquet")
     lazy = compute_batch(fs, pl.scan_parquet(tmp_path / "tx.parquet"))
     assert mismatches(fs, compute_batch(fs, data), lazy) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(streams())
+def test_threads_do_not_change_the_features(data: pl.DataFrame) -> None:
+    """Entities computed side by side in threads give exactly the one-thread table."""
+    fs = default_feature_set()
+    one = compute_batch(fs, data, threads=1)
+    assert compute_batch(fs, data, threads=3).equals(one, null_equal=True)
+
+
+def test_threads_do_not_change_a_long_stream() -> None:
+    """The same on a long stream with history, labels and every entity kind."""
+    fs = default_feature_set()
+    data = random_stream(5, 3000)
+    history, new = data.head(1000), data.tail(2000)
+    one = compute_batch(fs, new, history, threads=1)
+    assert compute_batch(fs, new, history, threads=2).equals(one, null_equal=True)
