@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from serving_helpers import ALLOW_AMOUNT, DECLINE_AMOUNT, REVIEW_AMOUNT, running
 
 from fraudwatch.registry import Registry
+from fraudwatch.serving._app import FreezeSurvivors
 from fraudwatch.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -239,3 +241,37 @@ async def test_full_collections_freeze_their_survivors_while_serving(
     assert during >= len(kept)
     assert after == 0
     assert len(more) == 1000
+
+
+def test_freezing_survivors_thaws_periodically_so_dead_cycles_are_freed() -> None:
+    """A reference cycle frozen while alive, then dropped, is freed once the hook thaws."""
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    hook = FreezeSurvivors(thaw_every=3)
+    gc.collect()
+    gc.callbacks.append(hook)
+    try:
+        node = Node()
+        alive = weakref.ref(node)
+        gc.collect()  # full collection 1: the live cycle survives and is frozen
+        del node
+        gc.collect()  # 2: frozen, so the dead cycle is not looked at
+        still_frozen = alive() is not None
+        gc.collect()  # 3: the hook thaws everything after this one
+        gc.collect()  # 4: everything is looked at again; the dead cycle goes
+        freed = alive() is None
+    finally:
+        gc.callbacks.remove(hook)
+        gc.unfreeze()
+    assert still_frozen
+    assert freed
+    assert hook.full_collections == 4
+
+
+def test_freeze_survivors_refuses_a_zero_period() -> None:
+    """Check that thawing every 0 collections is refused."""
+    with pytest.raises(ValueError, match="at least 1"):
+        FreezeSurvivors(thaw_every=0)

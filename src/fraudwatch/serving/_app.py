@@ -242,6 +242,7 @@ def create_app(
     mono = timer or time.perf_counter
     metrics = ServiceMetrics()
     factory = scorer_factory or (None if scorer is not None else default_scorer_factory(cfg))
+    freezer = FreezeSurvivors()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -298,11 +299,11 @@ def create_app(
                 # objects promoted since the last full collection to reach a quarter of what
                 # it found then, which would otherwise count the frozen start-up objects.
                 gc.collect()
-                gc.callbacks.append(_freeze_after_full_collection)
+                gc.callbacks.append(freezer)
             yield
         finally:
-            if _freeze_after_full_collection in gc.callbacks:
-                gc.callbacks.remove(_freeze_after_full_collection)
+            if freezer in gc.callbacks:
+                gc.callbacks.remove(freezer)
             if watcher is not None:
                 stop_watcher.set()  # no cancel(): a cancelled redis.asyncio call can eat it
                 done, _ = await asyncio.wait([watcher], timeout=5.0)
@@ -338,18 +339,35 @@ def create_app(
     return app
 
 
-def _freeze_after_full_collection(phase: str, info: dict[str, int]) -> None:
-    """After a full collection, freeze what survived it (a ``gc.callbacks`` hook).
+class FreezeSurvivors:
+    """A ``gc.callbacks`` hook: after a full collection, freeze what survived it.
 
     The feature state grows with every card seen; without this each full (gen-2) collection
     walks all of it, and the pause grows with the state (40-55 ms measured within a minute
     of load; 5-30 ms with this hook). Frozen survivors are left out of later collections,
-    so a full collection walks only what was created since the last one. As with the
-    freeze at start-up, a frozen object is still freed when its last reference goes; only
-    a reference cycle among frozen objects that becomes garbage is never reclaimed.
+    so a full collection walks only what was created since the last one. A frozen object is
+    still freed when its last reference goes, but a reference cycle among frozen objects
+    that becomes garbage (a closed connection's protocol objects, say, frozen while the
+    connection was open) would never be reclaimed. So every ``thaw_every``-th full
+    collection thaws everything instead: the next full collection walks the whole heap
+    once (one long pause), frees such cycles and freezes the survivors again. Leaked
+    memory is thereby bounded by what ``thaw_every`` collections can strand.
     """
-    if phase == "stop" and info.get("generation") == 2:
-        gc.freeze()
+
+    def __init__(self, thaw_every: int = 16) -> None:
+        if thaw_every < 1:
+            raise ValueError("thaw_every must be at least 1")
+        self.thaw_every = thaw_every
+        self.full_collections = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase != "stop" or info.get("generation") != 2:
+            return
+        self.full_collections += 1
+        if self.full_collections % self.thaw_every == 0:
+            gc.unfreeze()
+        else:
+            gc.freeze()
 
 
 def _no_native_telemetry() -> dict[str, Any]:
