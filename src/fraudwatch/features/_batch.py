@@ -479,7 +479,6 @@ def _compute_all(ctx: BatchContext, fs: FeatureSet, threads: int | None) -> dict
     if workers <= 1 or len(groups) <= 1:
         return {f.name: _compute(ctx, f) for f in numeric}
     ctx.ranks()
-    ctx.positions(np.zeros(0, dtype=np.int64))
     for name in ("amount", "latitude", "longitude"):
         if name in ctx.columns:
             ctx.float_col(name)

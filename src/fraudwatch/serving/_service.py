@@ -238,20 +238,11 @@ class DecisionService:
         else:
             fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._inflight[tid] = fut
-            try:
-                bodies: list[dict[str, Any] | None] = [None]
-                await self._decide_owned((tx,), (0,), bodies, t0)
-                mine = bodies[0]
-                assert mine is not None
-                fut.set_result(mine)
-                body = mine
-            except BaseException as exc:
-                if not fut.done():
-                    fut.set_exception(exc)
-                    fut.exception()  # retrieved: no "never retrieved" log when nobody waited
-                raise
-            finally:
-                del self._inflight[tid]
+            bodies: list[dict[str, Any] | None] = [None]
+            await self._decide_and_publish((tx,), (0,), {tid: fut}, bodies, t0)
+            mine = bodies[0]
+            assert mine is not None
+            body = mine
         body["server_latency_ms"] = self._elapsed_ms(t0)
         return body
 
@@ -301,22 +292,8 @@ class DecisionService:
             self._inflight[tid] = fut
             owned[tid] = fut
             mine.append(i)
-        try:
-            if mine:
-                await self._decide_owned(txs, mine, bodies, t0)
-            for i in mine:
-                body = bodies[i]
-                assert body is not None
-                owned[txs[i].transaction_id].set_result(body)
-        except BaseException as exc:
-            for f in owned.values():
-                if not f.done():
-                    f.set_exception(exc)
-                    f.exception()  # retrieved: no "never retrieved" log when nobody waited
-            raise
-        finally:
-            for tid in owned:
-                del self._inflight[tid]
+        if mine:
+            await self._decide_and_publish(txs, mine, owned, bodies, t0)
         for i, waiting in waits.items():
             bodies[i] = self._replay(await asyncio.shield(waiting))
         for i, j in dup_of.items():
@@ -330,6 +307,32 @@ class DecisionService:
             b["server_latency_ms"] = latency
             out.append(b)
         return out
+
+    async def _decide_and_publish(
+        self,
+        txs: Sequence[TransactionIn],
+        mine: Sequence[int],
+        owned: Mapping[str, asyncio.Future[dict[str, Any]]],
+        bodies: list[dict[str, Any] | None],
+        t0: float,
+    ) -> None:
+        """Decide the transactions this request owns, then hand each body (or the failure)
+        to the requests waiting on its id, and release the ids."""
+        try:
+            await self._decide_owned(txs, mine, bodies, t0)
+            for i in mine:
+                body = bodies[i]
+                assert body is not None
+                owned[txs[i].transaction_id].set_result(body)
+        except BaseException as exc:
+            for f in owned.values():
+                if not f.done():
+                    f.set_exception(exc)
+                    f.exception()  # retrieved: no "never retrieved" log when nobody waited
+            raise
+        finally:
+            for tid in owned:
+                del self._inflight[tid]
 
     def _replay(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.metrics.replays.inc()
