@@ -113,6 +113,15 @@ def test_one_row_walk_refuses_child_outside_forest(toy: Any) -> None:
         det.score(toy.x_val[:1])
 
 
+def test_root_outside_forest_is_refused_for_one_row_and_small_batches(toy: Any) -> None:
+    """Check that a tree root beyond the forest is refused by both numpy traversals."""
+    det = AnomalyDetector.from_files(AnomalyDetector(n_estimators=3).fit(toy.x).to_files())
+    det.arrays_["roots"][1] = det.arrays_["left"].size
+    for rows in (toy.x_val[:1], toy.x_val[:5]):
+        with pytest.raises(BundleError, match="child indices outside the forest"):
+            det.score(rows)
+
+
 def test_single_row_equals_sklearn(toy: Any) -> None:
     """Check that a single row of the toy data scores exactly like scikit-learn."""
     det = AnomalyDetector(n_estimators=60).fit(toy.x, columns=[0, 1, 2, 3])

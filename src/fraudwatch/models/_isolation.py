@@ -327,7 +327,8 @@ class AnomalyDetector:
         children = np.empty((n_nodes, 2), dtype=np.intp)
         children[:, 0] = np.where(leaf, own, a["right"])  # column 0: comparison False
         children[:, 1] = np.where(leaf, own, a["left"])  # column 1: goes left
-        if children.min() < 0 or children.max() >= n_nodes:
+        roots = a["roots"]
+        if min(children.min(), roots.min()) < 0 or max(children.max(), roots.max()) >= n_nodes:
             raise BundleError(f"{ARRAYS_FILE} holds child indices outside the forest")
         feature = np.where(leaf, 0, a["feature"]).astype(np.intp)
         if feature.min() < 0 or feature.max() >= len(self.columns_):
@@ -369,31 +370,15 @@ class AnomalyDetector:
         return np.asarray(2.0 ** (-(depths / self.denominator_)), dtype=np.float64)
 
     def _row_walk(self) -> _RowWalk:
-        """The arrays of :meth:`_score_row`, built once and checked like :meth:`_flat`'s."""
+        """The arrays of :meth:`_score_row`, built once from :meth:`_flat`'s checked ones."""
         cached: _RowWalk | None = getattr(self, "_walk", None)
         if cached is not None:
             return cached
-        a = self.arrays_
-        n_nodes = a["left"].size
+        f = self._flat()
         n_cols = len(self.columns_)
-        leaf = a["left"] == -1
-        own = np.arange(n_nodes, dtype=np.intp)
-        left = np.where(leaf, own, a["left"]).astype(np.intp)
-        right = np.where(leaf, own, a["right"]).astype(np.intp)
-        roots = a["roots"].astype(np.intp)
-        if (
-            min(left.min(), right.min(), roots.min()) < 0
-            or max(left.max(), right.max(), roots.max()) >= n_nodes
-        ):
-            raise BundleError(f"{ARRAYS_FILE} holds child indices outside the forest")
-        feature = np.where(leaf, 0, a["feature"]).astype(np.intp)
-        if feature.min() < 0 or feature.max() >= n_cols:
-            raise BundleError(f"{ARRAYS_FILE} holds feature indices outside the detector's")
-        children = np.empty(2 * n_nodes, dtype=np.intp)
-        children[0::2] = 2 * right  # comparison False: right
-        children[1::2] = 2 * left
-        missing_left = np.asarray(a["missing_left"], dtype=bool)
-        threshold = np.asarray(a["threshold"], dtype=np.float64)
+        feature = f["feature"]
+        children = (2 * f["children"]).reshape(-1)  # [2k]: comparison False, [2k + 1]: left
+        threshold = f["threshold"]
         with np.errstate(over="ignore"):  # beyond float32: inf, rounded down just below
             down = threshold.astype(np.float32)
         above = down > threshold
@@ -401,11 +386,11 @@ class AnomalyDetector:
         walk = _RowWalk(
             columns=np.tile(np.asarray(self.columns_, dtype=np.intp), 2),
             missing_fill=np.repeat(np.array([-np.inf, np.inf], dtype=np.float32), n_cols),
-            slot=np.repeat(np.where(missing_left, feature, feature + n_cols), 2),
+            slot=np.repeat(np.where(f["missing_left"], feature, feature + n_cols), 2),
             threshold=np.repeat(down, 2),
             children=children,
-            roots=2 * roots,
-            leaf_value=np.repeat(np.asarray(a["leaf_value"], dtype=np.float64), 2),
+            roots=2 * self.arrays_["roots"].astype(np.intp),
+            leaf_value=np.repeat(np.asarray(self.arrays_["leaf_value"], dtype=np.float64), 2),
             depth=self.max_depth_,
         )
         self._walk = walk
