@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,9 +21,14 @@ from fraudwatch.features import (
     RedisStateStore,
     default_feature_set,
 )
-from fraudwatch.features._definitions import STD_FLOOR
-from fraudwatch.features._online_math import _located_sum, _zscore
-from fraudwatch.features.state._redis import _CONTROL, SEP, _decode_columns, _encode
+from fraudwatch.features.state._redis import (
+    _CONTROL,
+    SEP,
+    _decode_columns,
+    _encode,
+    _parse_sums,
+    _sums_text,
+)
 
 COUNT = FeatureSet((Feature("count", "card", window="24h"),))
 
@@ -179,55 +183,33 @@ def test_redis_costs_one_round_trip_per_transaction(
     assert sent == ["EVALSHA"] * 5
 
 
-_coords = st.one_of(
-    st.none(),
-    st.sampled_from([0.0, -0.0, 1.0, -1.0]),
-    st.floats(min_value=-1.0, max_value=1.0, allow_nan=False),
-)
-
-
-@given(st.lists(_coords, max_size=60))
-def test_located_sum_equals_the_sum_of_non_null_coordinates(values: list[float | None]) -> None:
-    """The C-level window sum of coordinates (nulls and zeros dropped) is the exact sum."""
-    expected = math.fsum([v for v in values if v is not None])
-    assert _located_sum(list(values)) == expected
-
-
-@given(
-    st.lists(st.floats(min_value=0.0, max_value=1e6, allow_nan=False), min_size=0, max_size=60),
-    st.floats(min_value=0.0, max_value=1e6, allow_nan=False),
-)
-def test_zscore_matches_the_two_pass_definition(amounts: list[float], amount: float) -> None:
-    """The z-score's squared deviations are the textbook two-pass ones, bit for bit."""
-    got = _zscore(amounts, math.fsum(amounts), amount)
-    if len(amounts) < 2:
-        assert got is None
-        return
-    m = math.fsum(amounts) / len(amounts)
-    std = math.sqrt(math.fsum([(x - m) * (x - m) for x in amounts]) / (len(amounts) - 1))
-    assert got == (amount - m) / max(std, STD_FLOOR)
-
-
-_field_value = st.one_of(
-    st.none(), st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9)
-)
+_text_value = st.one_of(st.none(), st.text(min_size=1, max_size=5))
 
 
 @given(
     st.lists(
-        st.tuples(_field_value, st.one_of(st.none(), st.text(min_size=1, max_size=5))),
+        st.tuples(_text_value, _text_value, st.lists(st.floats(allow_nan=False), max_size=4)),
         max_size=30,
     )
 )
 def test_redis_event_members_decode_to_their_columns(
-    events: list[tuple[float | None, str | None]],
+    events: list[tuple[str | None, str | None, list[float]]],
 ) -> None:
-    """Stored members (seq, float field, text field) decode back to the fields' columns."""
+    """Stored members (seq, running sums, two text fields) decode back to the fields' columns."""
     members = [
-        f"{i:012d}{SEP}{_encode(amount)}{SEP}{_encode(text)}"
-        for i, (amount, text) in enumerate(events)
+        f"{i:012d}{SEP}{_sums_text(sums)}{SEP}{_encode(a)}{SEP}{_encode(b)}"
+        for i, (a, b, sums) in enumerate(events)
     ]
-    cols = _decode_columns(members, [True, False]) if members else [[], []]
-    expected_text = [None if t is None else t.translate(_CONTROL) for _, t in events]
-    expected_text = [t if t else None for t in expected_text]
-    assert cols == [[a for a, _ in events], expected_text]
+    cols = _decode_columns(members, 2)
+
+    def stored(t: str | None) -> str | None:
+        return t.translate(_CONTROL) if t else None
+
+    assert cols == [[stored(a) for a, _, _ in events], [stored(b) for _, b, _ in events]]
+
+
+@given(st.lists(st.floats(allow_nan=False), max_size=8))
+def test_redis_running_sums_round_trip(sums: list[float]) -> None:
+    """Running sums survive the text form the script stores, bit for bit."""
+    zero = (0.0,) * len(sums)
+    assert _parse_sums(_sums_text(sums), zero) == (tuple(sums) if sums else zero)

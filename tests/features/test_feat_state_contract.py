@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import random
+import statistics
 import threading
 from datetime import timedelta
 
@@ -19,6 +22,7 @@ from fraudwatch.features import (
     compute_batch,
     default_feature_set,
 )
+from fraudwatch.features._definitions import STD_FLOOR
 
 CARD = FeatureSet(
     (
@@ -126,6 +130,34 @@ def test_late_event_is_placed_by_timestamp(store: StateStore) -> None:
     ex.update(tx(10, transaction_id="late"))
     assert ex.compute(tx(20, transaction_id="p"))["tx_count_card_1h"] == 1.0
     assert ex.compute(tx(55, transaction_id="q"))["tx_count_card_1h"] == 2.0
+
+
+def test_late_events_update_the_running_sums_after_them(store: StateStore) -> None:
+    """Check that window sums stay exact when events arrive out of time order."""
+    fs = FeatureSet(
+        (
+            Feature("count", "card", window="1h"),
+            Feature("sum", "card", "amount", "1h"),
+            Feature("zscore", "card", "amount", "1h"),
+            Feature("count_below", "card", "amount", "1h", threshold=5.0),
+        )
+    )
+    ex = OnlineExecutor(fs, store)
+    rng = random.Random(11)
+    events = [(rng.uniform(0, 50), round(rng.uniform(0, 20), 2)) for _ in range(40)]
+    for i, (minute, amount) in enumerate(events):  # arrival order is not time order
+        ex.update(tx(minute, transaction_id=f"e{i}", amount=amount))
+    for probe in (10.0, 25.5, 40.0, 50.0, 70.0):
+        got = ex.compute(tx(probe, transaction_id="p", amount=7.0))
+        inside = [a for m, a in events if probe - 60 < m <= probe]
+        assert got["tx_count_card_1h"] == len(inside)
+        assert got["amount_sum_card_1h"] == pytest.approx(math.fsum(inside), abs=1e-9)
+        assert got["amount_under_5_count_card_1h"] == sum(a < 5.0 for a in inside)
+        if len(inside) >= 2:
+            mean = math.fsum(inside) / len(inside)
+            std = statistics.stdev(inside)
+            expected = (7.0 - mean) / max(std, STD_FLOOR)
+            assert got["amount_zscore_card_1h"] == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
 def test_concurrent_writers_lose_nothing(store: StateStore) -> None:

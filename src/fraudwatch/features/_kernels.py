@@ -3,9 +3,9 @@
 Rows of one entity are laid out contiguously in time order (ties keep input order), so an
 entity's window over *earlier* rows is a range of positions ``[start, i)``. Window sums of
 floats come from prefix sums carried in double-double precision (the exact rounding error of
-every step of ``cumsum`` is kept beside it), so a window sum is accurate to about one unit in
-the last place whatever came before it in the entity's history -- the online executor sums the
-same values with :func:`math.fsum`, and the two agree to ~1e-15.
+every step of ``cumsum`` is kept beside it, :mod:`fraudwatch.features._dd`), so a window sum
+is accurate to about one unit in the last place whatever came before it in the entity's
+history. The online stores keep the same running sums per entity.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from fraudwatch.features import _dd
 
 __all__ = [
     "DDPrefix",
@@ -27,27 +29,6 @@ __all__ = [
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
-
-_SPLIT = 134217729.0  # 2**27 + 1 (Dekker)
-
-
-def _two_sum(a: F64, b: F64) -> tuple[F64, F64]:
-    s = a + b
-    bb = s - a
-    err = (a - (s - bb)) + (b - bb)
-    return s, err
-
-
-def _two_prod(a: F64, b: F64) -> tuple[F64, F64]:
-    p = a * b
-    ca = _SPLIT * a
-    ahi = ca - (ca - a)
-    alo = a - ahi
-    cb = _SPLIT * b
-    bhi = cb - (cb - b)
-    blo = b - bhi
-    err = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
-    return p, err
 
 
 def int_prefix(x: npt.NDArray[np.integer] | B) -> I64:
@@ -69,7 +50,7 @@ class DDPrefix:
         """Build the prefix of ``x`` (plus an optional exact low part ``err``)."""
         hi = np.zeros(len(x) + 1)
         np.cumsum(x, out=hi[1:])
-        _, step_err = _two_sum(hi[:-1], x)
+        _, step_err = _dd.two_sum(hi[:-1], x)
         lo = np.zeros(len(x) + 1)
         if err is not None:
             step_err = step_err + err
@@ -79,15 +60,12 @@ class DDPrefix:
     @classmethod
     def of_squares(cls, x: F64) -> DDPrefix:
         """Build the prefix of ``x**2`` (each square kept exactly as a double-double)."""
-        p, e = _two_prod(x, x)
+        p, e = _dd.two_prod(x, x)
         return cls.of(p, e)
 
     def window(self, start: I64, end: I64) -> tuple[F64, F64]:
         """Sum of rows ``[start, end)`` as a double-double ``(hi, lo)``."""
-        s, e = _two_sum(self.hi[end], -self.hi[start])
-        e = e + (self.lo[end] - self.lo[start])
-        hi = s + e
-        return hi, e - (hi - s)
+        return _dd.window(self.hi[end], self.lo[end], self.hi[start], self.lo[start])
 
     def window_sum(self, start: I64, end: I64) -> F64:
         """Sum of rows ``[start, end)`` rounded to float64."""
@@ -100,17 +78,8 @@ def m2_from_sums(s1: tuple[F64, F64], s2: tuple[F64, F64], n: I64) -> F64:
 
     Rows with ``n == 0`` get 0.
     """
-    a_hi, a_lo = s1
-    p, e = _two_prod(a_hi, a_hi)
-    e = e + 2.0 * a_hi * a_lo
     nf = np.maximum(n, 1).astype(np.float64)
-    q1 = p / nf
-    t, te = _two_prod(q1, nf)
-    rem = ((p - t) - te) + e
-    q2 = rem / nf
-    s, err = _two_sum(s2[0], -q1)
-    err = err + (s2[1] - q2)
-    out = s + err
+    out = _dd.m2_from_sums(s1[0], s1[1], s2[0], s2[1], nf)
     return np.where(n > 0, np.maximum(out, 0.0), 0.0)
 
 

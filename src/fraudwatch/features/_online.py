@@ -69,7 +69,7 @@ class OnlineExecutor:
         self._label_delay_us = delay // _ONE_US if delay is not None else 0
         self._builders = [request_builder(spec) for spec in self.plan.specs]
         self._names = value_names(self.plan)
-        self._needs_amount = any("amount" in s.fields for s in self.plan.specs)
+        self._needs_amount = any(s.needs_amount for s in self.plan.specs)
 
     # ------------------------------------------------------------------ requests
     def _request(self, tx: Tx, read: bool, write: bool) -> TxRequest:

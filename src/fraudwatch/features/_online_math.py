@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
-from operator import itemgetter, mul, sub
+from operator import itemgetter
 from typing import Any, cast
 
 from fraudwatch.errors import FeatureError
+from fraudwatch.features._dd import event_values, m2_from_sums, window, window_value
 from fraudwatch.features._definitions import (
     MIN_SPEED_HOURS,
     NIGHT_LAST_HOUR,
@@ -27,7 +27,7 @@ from fraudwatch.features._featureset import FeatureSet
 from fraudwatch.features._geo import haversine_km, km_to_centroid, unit_vector
 from fraudwatch.features._plan import EntitySpec, StatePlan
 from fraudwatch.features._validate import ip_prefix
-from fraudwatch.features.state._base import EntityRequest, Field, States
+from fraudwatch.features.state._base import EntityRequest, States
 
 __all__ = ["Job", "Tx", "Value", "compile_jobs", "request_builder", "run_jobs", "value_names"]
 
@@ -39,14 +39,11 @@ _US_PER_HOUR = 3_600_000_000
 _US_PER_DAY = 86_400_000_000
 
 
-_XYZ: dict[str, int] = {"x": 0, "y": 1, "z": 2}
-
-
 class Tx:
     """A transaction's fields, checked and converted once.
 
-    ``names`` are the values the state plan stores or tracks (``amount``, ``x``/``y``/``z``,
-    value names such as ``merchant``); they are resolved up front into :attr:`values`.
+    ``names`` are the values the state plan stores or tracks (value names such as
+    ``merchant``); they are resolved up front into :attr:`values`.
     """
 
     __slots__ = ("amount", "lat", "lon", "now", "raw", "tx_id", "unit", "values")
@@ -95,7 +92,7 @@ class Tx:
             self.lat, self.lon = la, lo
             self.unit = unit_vector(la, lo)
         self.raw = tx
-        self.values: dict[str, Field] = {}
+        self.values: dict[str, str | None] = {}
         for name in names:
             self.values[name] = self._resolve(name)
 
@@ -105,12 +102,7 @@ class Tx:
             return None
         return str(value)
 
-    def _resolve(self, name: str) -> Field:
-        if name == "amount":
-            return self.amount
-        i = _XYZ.get(name)
-        if i is not None:
-            return None if self.unit is None else self.unit[i]
+    def _resolve(self, name: str) -> str | None:
         if name == "ip_prefix":
             ip = self.text("ip_address")
             return ip_prefix(ip) if ip is not None else None
@@ -121,7 +113,7 @@ class Tx:
         values = self.values
         if name not in values:
             values[name] = self._resolve(name)
-        return cast(str | None, values[name])
+        return values[name]
 
 
 class _Call:
@@ -141,21 +133,34 @@ _GEO_PREV = frozenset({"km_prev", "speed_prev"})
 
 
 def _window_job(si: int, spec: EntitySpec, w: int, feats: list[Feature]) -> Job:
-    """All payload features of one entity and one window, from one slice of its events."""
-    counts = [f.name for f in feats if f.kind == "count"]
+    """All payload features of one entity and one window.
+
+    Sums come from the store's running sums (two prefixes per window, O(1) whatever the
+    number of events); ``distinct`` counts the values of the window's returned events.
+    """
     sums = [f.name for f in feats if f.kind == "sum"]
     means = [f.name for f in feats if f.kind == "mean"]
     ratios = [f.name for f in feats if f.kind == "ratio_to_mean"]
     zscores = [f.name for f in feats if f.kind == "zscore"]
-    belows = [(f.name, cast(float, f.threshold)) for f in feats if f.kind == "count_below"]
+    belows = [
+        (f.name, spec.sums.index(f"under:{f.threshold!r}"))
+        for f in feats
+        if f.kind == "count_below"
+    ]
     distincts = [
         (f.name, spec.fields.index(cast(str, f.value))) for f in feats if f.kind == "distinct"
     ]
     usuals = [f.name for f in feats if f.kind == "km_usual"]
     names = [f.name for f in feats]
     need_total = bool(sums or means or ratios or zscores)
-    ai = spec.fields.index("amount") if need_total or belows else -1
-    xyz = tuple(spec.fields.index(n) for n in ("x", "y", "z")) if usuals else (0, 0, 0)
+    has_sums = need_total or bool(belows or usuals)
+    # positions in the store's answer: the window's count and its running sums
+    ni = spec.count_ranges.index((w, 0)) if has_sums else -1
+    wi = 1 + spec.sum_windows.index(w) if has_sums else -1
+    ka = 2 * spec.sums.index("amount") if need_total else -1
+    k2 = 2 * spec.sums.index("amount2") if zscores else -1
+    kl = spec.sums.index("located") if usuals else -1
+    kx, ky, kz = (spec.sums.index(n) for n in ("x", "y", "z")) if usuals else (0, 0, 0)
 
     def job(c: _Call) -> None:
         out = c.out
@@ -164,15 +169,13 @@ def _window_job(si: int, spec: EntitySpec, w: int, feats: list[Feature]) -> Job:
             for name in names:
                 out[name] = None
             return
-        ts = s.ts
-        lo = bisect_right(ts, c.now - w)
-        n = len(ts) - lo
-        for name in counts:
-            out[name] = float(n)
-        if ai >= 0:
-            a = cast(list[float], s.cols[ai][lo:])
+        if has_sums:
+            n = s.counts[ni]
+            end = s.sums[0]
+            start = s.sums[wi]
             if need_total:
-                total = math.fsum(a)
+                hi1, lo1 = window(end[ka], end[ka + 1], start[ka], start[ka + 1])
+                total = hi1 + lo1
                 for name in sums:
                     out[name] = total
                 mean = total / n if n else None
@@ -181,51 +184,38 @@ def _window_job(si: int, spec: EntitySpec, w: int, feats: list[Feature]) -> Job:
                 amount = c.tx.amount
                 for name in ratios:
                     out[name] = amount / mean if mean and amount is not None else None
-                for name in zscores:
-                    out[name] = _zscore(a, total, amount)
-            for name, thr in belows:
-                out[name] = float(sum(map(thr.__gt__, a)))
-        for name, vi in distincts:
-            values = set(s.cols[vi][lo:])
-            values.discard(None)
-            out[name] = float(len(values))
-        if usuals:
-            unit = c.tx.unit
-            km: float | None = None
-            if unit is not None:
-                cols = s.cols
-                xs = cols[xyz[0]][lo:]
-                km = km_to_centroid(
-                    unit,
-                    _located_sum(xs),
-                    _located_sum(cols[xyz[1]][lo:]),
-                    _located_sum(cols[xyz[2]][lo:]),
-                    len(xs) - xs.count(None),
-                )
-            for name in usuals:
-                out[name] = km
+                if zscores:
+                    z: float | None = None
+                    if n >= 2 and amount is not None:
+                        hi2, lo2 = window(end[k2], end[k2 + 1], start[k2], start[k2 + 1])
+                        m2 = max(m2_from_sums(hi1, lo1, hi2, lo2, float(n)), 0.0)
+                        std = math.sqrt(m2 / (n - 1))
+                        z = (amount - total / n) / max(std, STD_FLOOR)
+                    for name in zscores:
+                        out[name] = z
+            for name, kb in belows:
+                out[name] = window_value(end, start, kb)
+            if usuals:
+                unit = c.tx.unit
+                km: float | None = None
+                if unit is not None:
+                    km = km_to_centroid(
+                        unit,
+                        window_value(end, start, kx),
+                        window_value(end, start, ky),
+                        window_value(end, start, kz),
+                        round(window_value(end, start, kl)),
+                    )
+                for name in usuals:
+                    out[name] = km
+        if distincts:
+            lo = bisect_right(s.ts, c.now - w)
+            for name, vi in distincts:
+                values = set(s.cols[vi][lo:])
+                values.discard(None)
+                out[name] = float(len(values))
 
     return job
-
-
-def _located_sum(values: list[Field]) -> float:
-    """Exact sum of the located (non-null) coordinates of a window.
-
-    ``filter(None, ...)`` drops nulls and zeros in C; a zero adds nothing to an exact sum.
-    """
-    return math.fsum(cast(Iterable[float], filter(None, values)))
-
-
-def _zscore(a: list[float], total: float, amount: float | None) -> float | None:
-    n = len(a)
-    if n < 2 or amount is None:
-        return None
-    m = total / n
-    # the same (x - m) * (x - m) terms as a comprehension would build, iterated in C
-    d = list(map(sub, a, repeat(m)))
-    m2 = math.fsum(map(mul, d, d))
-    std = math.sqrt(m2 / (n - 1))
-    return (amount - m) / max(std, STD_FLOOR)
 
 
 def _range_job(si: int, spec: EntitySpec, feats: list[Feature]) -> Job:
@@ -367,10 +357,7 @@ def compile_jobs(fs: FeatureSet, plan: StatePlan) -> list[Job]:
             own.append(f)
             continue
         si = plan.index(f.entity)
-        spec = plan.specs[si]
-        if f.kind == "fraud_rate" or (
-            f.kind == "count" and (f.delay_us or f.window_us > spec.event_window_us)
-        ):
+        if f.kind in {"fraud_rate", "count"}:
             ranges.setdefault(si, []).append(f)
         elif f.kind in {"since_prev", "age", "novel", "km_prev", "speed_prev"}:
             last_seen.setdefault(si, []).append(f)
@@ -397,7 +384,7 @@ def _number(value: object) -> float | None:
 
 _NO_ENTITY = EntityRequest(None)
 
-_Getter = Callable[[dict[str, Field]], tuple[Field, ...]]
+_Getter = Callable[[dict[str, str | None]], tuple[str | None, ...]]
 
 
 def _tuple_getter(names: tuple[str, ...]) -> _Getter:
@@ -425,6 +412,7 @@ def request_builder(spec: EntitySpec) -> Callable[[Tx], EntityRequest]:
     fields = _tuple_getter(spec.fields)
     seen = _tuple_getter(spec.seen)
     meta = spec.meta
+    sums = spec.sums
 
     def build(tx: Tx) -> EntityRequest:
         key = tx.raw.get(column)
@@ -436,7 +424,13 @@ def request_builder(spec: EntitySpec) -> Callable[[Tx], EntityRequest]:
             key = str(key)
         loc = (tx.lat, tx.lon) if meta and tx.lat is not None and tx.lon is not None else None
         values = tx.values
-        return EntityRequest(key, fields(values), cast(tuple[str | None, ...], seen(values)), loc)
+        return EntityRequest(
+            key,
+            fields(values),
+            event_values(sums, tx.amount, tx.unit) if sums else (),
+            seen(values),
+            loc,
+        )
 
     return build
 

@@ -2,8 +2,9 @@
 
 For each entity kind a set touches (card, merchant, terminal, device, ip, customer) an
 :class:`EntitySpec` says which events to keep and for how long, which fields each event
-carries, which counts and label ranges to read, and which last-seen facts to track. Stores
-execute these specs; the feature math stays in :mod:`fraudwatch.features._online`.
+carries, which quantities are kept as running (prefix) sums, which counts, window sums and
+label ranges to read, and which last-seen facts to track. Stores execute these specs; the
+feature math stays in :mod:`fraudwatch.features._online_math`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ NO_RESET: Final = 1 << 62
 _PAYLOAD_KINDS: Final = frozenset(
     {"sum", "mean", "ratio_to_mean", "zscore", "count_below", "distinct", "km_usual"}
 )
+_SUM_KINDS: Final = frozenset({"sum", "mean", "ratio_to_mean", "zscore", "count_below", "km_usual"})
 _META_KINDS: Final = frozenset({"since_prev", "age", "km_prev", "speed_prev"})
 
 
@@ -40,11 +42,19 @@ class EntitySpec:
     column:
         Input column holding the key (``"card_id"``).
     fields:
-        Fields stored with every event: ``"amount"``, ``"x"``/``"y"``/``"z"`` (unit vector
-        of the location, null when not located) or a value name (``"merchant"``).
+        Value names stored with every event (``"merchant"``), for ``distinct`` features.
     event_window_us:
         Events with ``ts`` in ``(now - event_window_us, now]`` are returned with their fields
         (0: none are returned).
+    sums:
+        Quantities kept as running sums over the entity's events, in double-double
+        precision (see :mod:`fraudwatch.features._dd`): ``"amount"``, ``"amount2"`` (its
+        square), ``"located"`` (1 for located events), ``"x"``/``"y"``/``"z"`` (unit vector
+        of the location, 0 when not located) and ``"under:<threshold>"`` (1 for amounts
+        under it).
+    sum_windows:
+        Windows (µs): for each, the running sums at the first event with ``ts > now - w`` are
+        returned, so that window sums cost O(1) whatever the number of events.
     count_ranges:
         ``(a, b)`` pairs: the number of events with ``ts`` in ``(now - a, now - b]`` is returned.
     label_range:
@@ -66,6 +76,8 @@ class EntitySpec:
     column: str
     fields: tuple[str, ...]
     event_window_us: int
+    sums: tuple[str, ...]
+    sum_windows: tuple[int, ...]
     count_ranges: tuple[tuple[int, int], ...]
     label_range: tuple[int, int] | None
     retention_us: int
@@ -78,6 +90,11 @@ class EntitySpec:
     def labels(self) -> bool:
         """True when the entity keeps fraud labels."""
         return self.label_range is not None
+
+    @property
+    def needs_amount(self) -> bool:
+        """True when a running sum reads the transaction's amount."""
+        return any(n in ("amount", "amount2") or n.startswith("under:") for n in self.sums)
 
 
 @dataclass(frozen=True)
@@ -124,22 +141,26 @@ class StatePlan:
 def _spec(entity: str, feats: list[Feature]) -> EntitySpec:
     fields: list[str] = []
     event_window = 0
-    for f in feats:
-        if f.kind in _PAYLOAD_KINDS and not f.delay_us:
-            event_window = max(event_window, f.window_us)
-            if f.kind in {"sum", "mean", "ratio_to_mean", "zscore", "count_below"}:
-                fields.append("amount")
-            elif f.kind == "distinct":
-                fields.append(str(f.value))
-            else:
-                fields += ["x", "y", "z"]
+    sums: list[str] = []
+    sum_windows: list[int] = []
     counts: list[tuple[int, int]] = []
     for f in feats:
-        if f.kind in {"count", "fraud_rate"}:
-            rng = (f.window_us + f.delay_us, f.delay_us)
-            if f.kind == "count" and not f.delay_us and f.window_us <= event_window:
-                continue  # counted from the returned events
-            counts.append(rng)
+        if f.kind == "distinct":
+            event_window = max(event_window, f.window_us)
+            fields.append(str(f.value))
+        elif f.kind in _SUM_KINDS:
+            sum_windows.append(f.window_us)
+            counts.append((f.window_us, 0))  # the window's number of events
+            if f.kind in {"sum", "mean", "ratio_to_mean"}:
+                sums.append("amount")
+            elif f.kind == "zscore":
+                sums += ["amount", "amount2"]
+            elif f.kind == "count_below":
+                sums.append(f"under:{f.threshold!r}")
+            else:
+                sums += ["located", "x", "y", "z"]
+        elif f.kind in {"count", "fraud_rate"}:
+            counts.append((f.window_us + f.delay_us, f.delay_us))
     label_feats = [f for f in feats if f.kind == "fraud_rate"]
     label_range = (
         (max(f.window_us + f.delay_us for f in label_feats), min(f.delay_us for f in label_feats))
@@ -158,6 +179,8 @@ def _spec(entity: str, feats: list[Feature]) -> EntitySpec:
         column=ENTITIES[entity],
         fields=tuple(dict.fromkeys(fields)),
         event_window_us=event_window,
+        sums=tuple(dict.fromkeys(sums)),
+        sum_windows=tuple(sorted(set(sum_windows))),
         count_ranges=tuple(dict.fromkeys(counts)),
         label_range=label_range,
         retention_us=max(windowed, default=0),

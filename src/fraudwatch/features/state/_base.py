@@ -1,8 +1,9 @@
 """The state store contract: a small event store the online executor reads and writes.
 
 A store keeps, per entity (one card, one terminal...), the events of its recent transactions
-with a few fields, fraud labels with the time they became known, and last-seen facts (first
-seen, last transaction, last location, last use of each merchant/device/...). It answers the
+with a few fields and running double-double sums (:mod:`fraudwatch.features._dd`), fraud
+labels with the time they became known, and last-seen facts (first seen, last transaction,
+last location, last use of each merchant/device/...). It answers the
 reads an :class:`~fraudwatch.features._plan.EntitySpec` describes and applies the writes of
 one transaction atomically. It does no feature math: the features are computed from the
 returned :class:`EntityState` by shared Python code, whatever the backend.
@@ -34,6 +35,9 @@ class EntityRequest:
         The entity's key (``None``: the transaction has none; nothing is read or written).
     fields:
         Values of the spec's fields for the event to write.
+    sums:
+        What the event adds to each of the spec's running sums, as flat ``(hi, lo)`` pairs
+        (:func:`~fraudwatch.features._dd.event_values`).
     seen:
         Values of the spec's ``seen`` names (``None`` when missing).
     location:
@@ -42,6 +46,7 @@ class EntityRequest:
 
     key: str | None
     fields: tuple[Field, ...] = ()
+    sums: tuple[float, ...] = ()
     seen: tuple[str | None, ...] = ()
     location: tuple[float, float] | None = None
 
@@ -74,6 +79,11 @@ class EntityState:
         arrival order).
     cols:
         One list per spec field, aligned with ``ts``.
+    sums:
+        Running sums (flat ``(hi, lo)`` pairs per spec ``sums`` entry): first the sums over
+        every event with ``ts <= now``, then, per ``sum_windows`` entry ``w``, the sums over
+        the events with ``ts <= now - w``. A window's sum is the difference of the first
+        and its own.
     counts:
         Event counts per ``count_ranges`` entry.
     frauds:
@@ -88,6 +98,7 @@ class EntityState:
 
     ts: list[int] = field(default_factory=list)
     cols: list[list[Field]] = field(default_factory=list)
+    sums: list[Sequence[float]] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     frauds: list[tuple[int, int]] = field(default_factory=list)
     first_seen: int | None = None

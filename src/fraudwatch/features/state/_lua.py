@@ -6,15 +6,21 @@ answer comes back as one string (entities separated by ``\x1d``, sections by ``\
 by ``\x1c``), which keeps the client's encoding and parsing work small. Per entity it uses
 these keys (``<p>`` = prefix + plan id + entity + key):
 
-* ``<p>:e`` sorted set of events, score = timestamp (µs), member = ``seq \x1f fields``;
-* ``<p>:m`` hash: ``n`` (event sequence), ``first``, ``last``, ``llt``/``lla``/``llo`` (time and
-  place of the last located event);
+* ``<p>:e`` sorted set of events, score = timestamp (µs), member = ``seq \x1f sums \x1f
+  fields``, where ``sums`` are the entity's running sums before the event (double-double
+  pairs, comma-separated; empty when the spec keeps none);
+* ``<p>:m`` hash: ``n`` (event sequence), ``p`` (running sums after the latest event),
+  ``first``, ``last``, ``llt``/``lla``/``llo`` (time and place of the last located event);
 * ``<p>:f`` sorted set of fraud-labelled transaction ids, score = their timestamp, and
   ``<p>:k`` hash transaction id -> time the label became known;
 * ``<p>:s<i>`` (i = 1, 2, ...) sorted set value -> last time this entity used it (novelty).
 
-Expired events are removed on every write; expired labels and last-seen values on every 32nd
-event of an entity (they are filtered out on read anyway, so results never depend on it).
+A window's sums are the difference of two running sums, so a read returns, per window, the
+running sums stored with the window's first event (one ``ZRANGE ... LIMIT 0 1``), not the
+window's events. A late event (older than the entity's latest) adds its values to the running
+sums of every later event. Expired events are removed on every write; expired labels and
+last-seen values on every 32nd event of an entity (they are filtered out on read anyway, so
+results never depend on it).
 
 ``LABEL`` applies a late label through the transaction index hash written by ``STEP``.
 """
@@ -25,6 +31,39 @@ __all__ = ["LABEL", "STEP"]
 
 STEP = r"""
 local function num(x) return string.format('%.0f', x) end
+-- running sums: flat (hi, lo) pairs, comma-separated, exact round trip with %.17g
+local function parse(text, k)
+  local t = {}
+  if not text or text == '' then
+    for i = 1, k do t[i] = 0 end
+    return t
+  end
+  for x in string.gmatch(text, '[^,]+') do t[#t + 1] = tonumber(x) end
+  return t
+end
+local function fmt(t)
+  local o = {}
+  for i = 1, #t do o[i] = string.format('%.17g', t[i]) end
+  return table.concat(o, ',')
+end
+-- double-double addition, the same steps as fraudwatch.features._dd.dd_add
+local function ddadd(p, v)
+  local o = {}
+  for i = 1, #p, 2 do
+    local hi, vh = p[i], v[i]
+    local s = hi + vh
+    local bb = s - hi
+    o[i] = s
+    o[i + 1] = p[i + 1] + (((hi - (s - bb)) + (vh - bb)) + v[i + 1])
+  end
+  return o
+end
+-- the running sums stored in an event member (between its first and second separator)
+local function sums_of(member)
+  local p1 = string.find(member, '\31', 1, true)
+  local p2 = string.find(member, '\31', p1 + 1, true)
+  return string.sub(member, p1 + 1, (p2 or 0) - 1), p1, p2
+end
 -- the whole request is ARGV[1]: fields separated by \30
 local A = {}
 for field in string.gmatch(ARGV[1], '([^\30]*)\30') do A[#A + 1] = field end
@@ -57,11 +96,20 @@ for b = 1, nb do
   local la, lb = A[a], A[a + 1]
   local meta = A[a + 2] == '1'
   local ttl_e, ttl_m = A[a + 3], A[a + 4]
-  local payload = A[a + 5]
-  local located = A[a + 6] == '1'
-  local lat, lon = A[a + 7], A[a + 8]
-  local ns = tonumber(A[a + 9])
-  a = a + 10
+  local nsw = tonumber(A[a + 5])
+  a = a + 6
+  local sw = {}
+  for i = 1, nsw do
+    sw[i] = tonumber(A[a])
+    a = a + 1
+  end
+  local kz = tonumber(A[a])
+  local payload = A[a + 1]
+  local vals = A[a + 2]
+  local located = A[a + 3] == '1'
+  local lat, lon = A[a + 4], A[a + 5]
+  local ns = tonumber(A[a + 6])
+  a = a + 7
   local seen_vals = {}
   for i = 1, ns do
     seen_vals[i] = A[a]
@@ -71,6 +119,7 @@ for b = 1, nb do
   local sk = {}
   for i = 1, ns do sk[i] = base .. ':s' .. i end
   local mvals = nil
+  local none_later = false
   if do_read then
     local ev = {}
     if evw > 0 then
@@ -107,8 +156,25 @@ for b = 1, nb do
         s[i] = ''
       end
     end
+    local sums = {}
+    if kz > 0 then
+      local total = nil
+      local function at(found)
+        if #found > 0 then return (sums_of(found[1])) end
+        if not total then total = redis.call('HGET', mk, 'p') or '' end
+        return total
+      end
+      local later = redis.call('ZRANGE', ek, '(' .. num(now), '+inf', 'BYSCORE', 'LIMIT', 0, 1)
+      none_later = #later == 0
+      sums[1] = at(later)
+      for i = 1, nsw do
+        sums[i + 1] = at(redis.call('ZRANGE', ek, '(' .. num(now - sw[i]), '+inf', 'BYSCORE',
+          'LIMIT', 0, 1))
+      end
+    end
     out[b] = table.concat(ev, '\28') .. '\30' .. table.concat(counts, '\28') .. '\30' ..
-      table.concat(fr, '\28') .. '\30' .. table.concat(m, '\28') .. '\30' .. table.concat(s, '\28')
+      table.concat(fr, '\28') .. '\30' .. table.concat(m, '\28') .. '\30' ..
+      table.concat(s, '\28') .. '\30' .. table.concat(sums, '\28')
   end
   if do_write then
     -- housekeeping that does not change results runs on every 32nd event of an entity
@@ -116,7 +182,32 @@ for b = 1, nb do
     if ret > 0 then
       local seq = redis.call('HINCRBY', mk, 'n', 1)
       sweep = seq % 32 == 1
-      redis.call('ZADD', ek, num(now), string.format('%012d', seq) .. '\31' .. payload)
+      local before = ''
+      if kz > 0 then
+        local v = parse(vals, kz)
+        local total = parse(redis.call('HGET', mk, 'p'), kz)
+        local later = {}
+        if not none_later then
+          later = redis.call('ZRANGE', ek, '(' .. num(now), '+inf', 'BYSCORE', 'WITHSCORES')
+        end
+        if #later == 0 then
+          before = fmt(total)
+        else
+          -- a late event: it goes before these, whose running sums now include it
+          before = (sums_of(later[1]))
+          for i = 1, #later, 2 do
+            local m = later[i]
+            local pre, p1, p2 = sums_of(m)
+            local rest = p2 and string.sub(m, p2) or ''
+            redis.call('ZREM', ek, m)
+            redis.call('ZADD', ek, later[i + 1],
+              string.sub(m, 1, p1) .. fmt(ddadd(parse(pre, kz), v)) .. rest)
+          end
+        end
+        redis.call('HSET', mk, 'p', fmt(ddadd(total, v)))
+      end
+      redis.call('ZADD', ek, num(now),
+        string.format('%012d', seq) .. '\31' .. before .. '\31' .. payload)
       redis.call('ZREMRANGEBYSCORE', ek, '-inf', num(now - ret))
       redis.call('PEXPIRE', ek, ttl_e)
       if la ~= '' then

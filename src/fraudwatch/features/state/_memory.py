@@ -1,7 +1,10 @@
 """The in-process state store (the default): plain Python lists and dicts behind one lock.
 
 Events of an entity are kept in time order in parallel lists, so a window is found with
-:func:`bisect.bisect_right`. Memory stays bounded: an entity's events older than its spec's
+:func:`bisect.bisect_right`. Beside each event sits the entity's running sums *before* it (a
+double-double prefix, :mod:`fraudwatch.features._dd`), and the entity keeps the sums after
+its latest event, so a window's sums are read at two positions whatever its length. Memory
+stays bounded: an entity's events older than its spec's
 retention are dropped whenever it is written, and an entity whose last event is older than
 both its retention and its horizon is dropped altogether (entities sit in an
 :class:`~collections.OrderedDict` by last activity and are swept every 16th write, so expiry
@@ -17,8 +20,9 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+from fraudwatch.features._dd import dd_add, zero_prefix
 from fraudwatch.features._plan import EntitySpec, StatePlan
-from fraudwatch.features.state._base import EntityState, Field, States, TxRequest
+from fraudwatch.features.state._base import EntityRequest, EntityState, Field, States, TxRequest
 
 if TYPE_CHECKING:
     from fraudwatch.features.state._snapshot import StateSnapshot
@@ -29,11 +33,25 @@ _TS = itemgetter(0)
 
 
 class _Entity:
-    __slots__ = ("active", "cols", "first", "frauds", "last", "loc", "seen", "seen_sizes", "ts")
+    __slots__ = (
+        "active",
+        "cols",
+        "first",
+        "frauds",
+        "last",
+        "loc",
+        "pre",
+        "seen",
+        "seen_sizes",
+        "total",
+        "ts",
+    )
 
     def __init__(self, spec: EntitySpec) -> None:
         self.ts: list[int] = []
         self.cols: list[list[Field]] = [[] for _ in spec.fields]
+        self.pre: list[tuple[float, ...]] = []  # running sums before each event
+        self.total = zero_prefix(spec.sums)  # running sums after the latest event
         self.first: int | None = None
         self.last: int | None = None
         self.loc: tuple[int, float, float] | None = None
@@ -43,18 +61,34 @@ class _Entity:
         self.active = -(1 << 62)
 
 
+class _Reads:
+    """Where one spec's reads look: each distinct time offset is bisected once.
+
+    ``offsets`` are sorted and start with 0 (``now`` itself); counts are differences of two
+    offsets' positions, window sums read the prefixes at ``sums``' offsets and returned
+    events start at ``events``' offset.
+    """
+
+    __slots__ = ("events", "offsets", "pairs", "sums")
+
+    def __init__(self, spec: EntitySpec) -> None:
+        wanted = {0, spec.event_window_us, *spec.sum_windows}
+        wanted.update(o for r in spec.count_ranges for o in r)
+        self.offsets = tuple(sorted(wanted))
+        self.pairs = tuple(
+            (self.offsets.index(a), self.offsets.index(b)) for a, b in spec.count_ranges
+        )
+        self.sums = tuple(self.offsets.index(w) for w in spec.sum_windows)
+        self.events = self.offsets.index(spec.event_window_us) if spec.event_window_us else -1
+
+
 class _PlanState:
-    __slots__ = ("counts", "entities", "expire_after", "index", "writes")
+    __slots__ = ("entities", "expire_after", "index", "reads", "writes")
 
     def __init__(self, plan: StatePlan) -> None:
         self.entities: list[OrderedDict[str, _Entity]] = [OrderedDict() for _ in plan.specs]
         self.expire_after = [max(s.retention_us, s.horizon_us) for s in plan.specs]
-        # count ranges share their bounds: bisect each distinct offset once
-        self.counts: list[tuple[tuple[int, ...], tuple[tuple[int, int], ...]]] = []
-        for spec in plan.specs:
-            offsets = tuple(sorted({o for r in spec.count_ranges for o in r}))
-            pairs = tuple((offsets.index(a), offsets.index(b)) for a, b in spec.count_ranges)
-            self.counts.append((offsets, pairs))
+        self.reads = [_Reads(spec) for spec in plan.specs]
         self.index: OrderedDict[str, tuple[int, tuple[str | None, ...]]] = OrderedDict()
         self.writes = 0
 
@@ -123,11 +157,14 @@ class MemoryStateStore:
                         ent = ents[key] = _Entity(spec)
                     return ent
 
-                for key, ts, fields in snapshot.iter_events(i):
+                for key, ts, fields, before, after in snapshot.iter_events(i):
                     ent = get(key)
                     ent.ts.append(ts)
                     for col, value in zip(ent.cols, fields, strict=True):
                         col.append(value)
+                    if spec.sums:
+                        ent.pre.append(before)
+                        ent.total = after
                     ent.active = max(ent.active, ts)
                 for key, first, last, loc in snapshot.iter_meta(i):
                     ent = get(key)
@@ -169,35 +206,35 @@ class MemoryStateStore:
     def _read(plan: StatePlan, st: _PlanState, req: TxRequest) -> States:
         now = req.now
         states: States = []
-        for spec, ents, er, (offsets, pairs) in zip(
-            plan.specs, st.entities, req.entities, st.counts, strict=True
-        ):
+        for spec, ents, er, rd in zip(plan.specs, st.entities, req.entities, st.reads, strict=True):
             if er.key is None:
                 states.append(None)
                 continue
             ent = ents.get(er.key)
             if ent is None:
-                states.append(
-                    EntityState(
-                        cols=[[] for _ in spec.fields],
-                        counts=[0] * len(spec.count_ranges),
-                        seen=[None] * len(spec.seen),
-                    )
-                )
+                states.append(_empty_state(spec))
                 continue
             ts = ent.ts
-            if spec.event_window_us:
-                hi = bisect_right(ts, now)
-                lo = bisect_right(ts, now - spec.event_window_us, 0, hi)
+            size = len(ts)
+            hi = size if not size or ts[-1] <= now else bisect_right(ts, now)
+            # position of the first event after now - offset, for each offset (ascending)
+            at = [hi]
+            for o in rd.offsets[1:]:
+                at.append(bisect_right(ts, now - o, 0, at[-1]))
+            if rd.events >= 0:
+                lo = at[rd.events]
                 ev_ts = ts[lo:hi]
                 cols = [c[lo:hi] for c in ent.cols]
             else:
                 ev_ts, cols = [], [[] for _ in spec.fields]
-            if pairs:
-                at = [bisect_right(ts, now - o) for o in offsets]
-                counts = [at[b] - at[a] for a, b in pairs]
-            else:
-                counts = []
+            sums: list[Sequence[float]] = []
+            if spec.sums:
+                pre, total = ent.pre, ent.total
+                sums.append(pre[hi] if hi < size else total)
+                for j in rd.sums:
+                    k = at[j]
+                    sums.append(pre[k] if k < size else total)
+            counts = [at[b] - at[a] for a, b in rd.pairs]
             frauds: list[tuple[int, int]] = []
             if ent.frauds and spec.label_range is not None:
                 a, b = spec.label_range
@@ -214,7 +251,7 @@ class MemoryStateStore:
                 else []
             )
             states.append(
-                EntityState(ev_ts, cols, counts, frauds, ent.first, ent.last, ent.loc, seen)
+                EntityState(ev_ts, cols, sums, counts, frauds, ent.first, ent.last, ent.loc, seen)
             )
         return states
 
@@ -240,17 +277,19 @@ class MemoryStateStore:
                     ts.append(now)
                     for col, value in zip(ent.cols, er.fields, strict=True):
                         col.append(value)
+                    if spec.sums:
+                        ent.pre.append(ent.total)
+                        ent.total = dd_add(ent.total, er.sums)
                 else:
-                    pos = bisect_right(ts, now)
-                    ts.insert(pos, now)
-                    for col, value in zip(ent.cols, er.fields, strict=True):
-                        col.insert(pos, value)
+                    _insert(ent, bisect_right(ts, now), now, er, bool(spec.sums))
                 cut = now - spec.retention_us
                 if ts[0] <= cut:
                     k = bisect_right(ts, cut)
                     del ts[:k]
                     for col in ent.cols:
                         del col[:k]
+                    if spec.sums:
+                        del ent.pre[:k]
                 if ent.frauds and ent.frauds[0][0] <= cut:
                     del ent.frauds[: bisect_right(ent.frauds, cut, key=_TS)]
             if spec.meta:
@@ -300,6 +339,30 @@ class MemoryStateStore:
                     if index[oldest_tx][0] > limit:
                         break
                     del index[oldest_tx]
+
+
+def _empty_state(spec: EntitySpec) -> EntityState:
+    """The state of an entity without any event."""
+    zero = zero_prefix(spec.sums)
+    return EntityState(
+        cols=[[] for _ in spec.fields],
+        sums=[zero] * (1 + len(spec.sum_windows)) if spec.sums else [],
+        counts=[0] * len(spec.count_ranges),
+        seen=[None] * len(spec.seen),
+    )
+
+
+def _insert(ent: _Entity, pos: int, now: int, er: EntityRequest, sums: bool) -> None:
+    """Insert a late event at ``pos``: every later event's running sums now include it."""
+    ent.ts.insert(pos, now)
+    for col, value in zip(ent.cols, er.fields, strict=True):
+        col.insert(pos, value)
+    if sums:
+        pre, values = ent.pre, er.sums
+        pre.insert(pos, pre[pos])
+        for j in range(pos + 1, len(pre)):
+            pre[j] = dd_add(pre[j], values)
+        ent.total = dd_add(ent.total, values)
 
 
 def _set_label(ent: _Entity, ts: int, tx_id: str, label: int, known_at: int) -> None:

@@ -17,6 +17,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, cast
 
 from fraudwatch.errors import StateStoreError
+from fraudwatch.features._dd import zero_prefix
 from fraudwatch.features._plan import EntitySpec, StatePlan
 from fraudwatch.features.state._base import EntityState, Field, States, TxRequest
 from fraudwatch.features.state._lua import LABEL, STEP
@@ -35,7 +36,6 @@ RS = "\x1e"  # between request fields and answer sections
 GS = "\x1d"  # between entities of an answer
 FS = "\x1c"  # between items of an answer section
 _CONTROL = str.maketrans({SEP: "?", RS: "?", GS: "?", FS: "?"})
-_FLOAT_FIELDS = frozenset({"amount", "x", "y", "z"})
 _TTL_SLACK_MS = 3_600_000
 _CHUNK = 2000
 
@@ -47,7 +47,7 @@ def _ms(us: int) -> str:
 class _SpecArgs:
     """The static part of one entity's request, written once per plan."""
 
-    __slots__ = ("float_fields", "head", "spec")
+    __slots__ = ("head", "spec", "zero")
 
     def __init__(self, si: int, spec: EntitySpec) -> None:
         self.spec = spec
@@ -67,8 +67,11 @@ class _SpecArgs:
             head += ["", ""]
         head.append("1" if spec.meta else "0")
         head += [_ms(spec.retention_us), _ms(max(spec.retention_us, spec.horizon_us))]
+        head.append(str(len(spec.sum_windows)))
+        head += [str(w) for w in spec.sum_windows]
+        head.append(str(2 * len(spec.sums)))
         self.head = RS.join(head)
-        self.float_fields = [name in _FLOAT_FIELDS for name in spec.fields]
+        self.zero = zero_prefix(spec.sums)
 
     @property
     def ttls(self) -> tuple[int, int]:
@@ -85,24 +88,26 @@ def _encode(value: Field) -> str:
     return str(value).translate(_CONTROL)
 
 
-def _decode_columns(members: list[str], floats: list[bool]) -> list[list[Field]]:
-    """The field columns of stored event members (``seq SEP field SEP field...``).
+def _decode_columns(members: list[str], n_fields: int) -> list[list[str | None]]:
+    """The field columns of stored event members (``seq SEP sums SEP field SEP field...``).
 
-    Splitting, transposing and converting run in C (``map``/``zip``); only a column holding
-    empty (null) values takes a Python-level pass.
+    Splitting and transposing run in C (``map``/``zip``); only a column holding empty (null)
+    values takes a Python-level pass.
     """
+    if not members:
+        return [[] for _ in range(n_fields)]
     rows = list(map(str.split, members, repeat(SEP)))
-    columns = list(zip(*rows, strict=True))[1:]
-    out: list[list[Field]] = []
-    # a member has no fields beyond its sequence number when the spec stores none
-    for column, is_float in zip(columns, floats, strict=False):
-        if "" in column:
-            out.append([(float(t) if is_float else t) if t else None for t in column])
-        elif is_float:
-            out.append(list(map(float, column)))
-        else:
-            out.append(list(column))
-    return out
+    columns = list(zip(*rows, strict=True))[2 : 2 + n_fields]
+    return [[t or None for t in c] if "" in c else list(c) for c in columns]
+
+
+def _sums_text(sums: Sequence[float]) -> str:
+    """Running sums as the script stores them (exact round trip)."""
+    return ",".join(map(repr, sums))
+
+
+def _parse_sums(text: str, zero: tuple[float, ...]) -> tuple[float, ...]:
+    return tuple(map(float, text.split(","))) if text else zero
 
 
 def _items(section: str) -> list[str]:
@@ -174,6 +179,7 @@ class RedisStateStore:
             body.append(self._base(plan, sa.spec, er.key.translate(_CONTROL)))
             body.append(sa.head)
             body.append(SEP.join([_encode(v) for v in er.fields]) if req.write else "")
+            body.append(_sums_text(er.sums) if req.write else "")
             loc = er.location
             if loc is not None:
                 body += ["1", repr(float(loc[0])), repr(float(loc[1]))]
@@ -193,11 +199,12 @@ class RedisStateStore:
             if er.key is None:
                 states.append(None)
                 continue
-            ev_s, counts_s, fr_s, meta_s, seen_s = next(blocks).split(RS)
+            ev_s, counts_s, fr_s, meta_s, seen_s, sums_s = next(blocks).split(RS)
             ev = _items(ev_s)
-            floats = sa.float_fields
             ts = list(map(int, map(float, ev[1::2])))
-            cols = _decode_columns(ev[0::2], floats) if ev else [[] for _ in floats]
+            cols = cast(list[list[Field]], _decode_columns(ev[0::2], len(sa.spec.fields)))
+            zero = sa.zero
+            sums: list[Sequence[float]] = [_parse_sums(t, zero) for t in _items(sums_s)]
             fr = _items(fr_s)
             frauds = [(int(float(fr[i])), int(float(fr[i + 1]))) for i in range(0, len(fr), 2)]
             first = last = None
@@ -210,7 +217,7 @@ class RedisStateStore:
                     loc = (int(float(meta[2])), float(meta[3]), float(meta[4]))
             seen = [int(float(v)) if v else None for v in seen_s.split(FS)] if er.seen else []
             counts = [int(c) for c in _items(counts_s)]
-            states.append(EntityState(ts, cols, counts, frauds, first, last, loc, seen))
+            states.append(EntityState(ts, cols, sums, counts, frauds, first, last, loc, seen))
         return states
 
     # ------------------------------------------------------------------ contract
@@ -265,15 +272,19 @@ class RedisStateStore:
                 ttl_e, ttl_m = args[si].ttls
                 # one ZADD per sorted set with all its members, not one per event
                 events: dict[str, dict[str, int]] = {}
-                for key, ts, fields in snapshot.iter_events(si):
+                totals: dict[str, str] = {}
+                for key, ts, fields, before, after in snapshot.iter_events(si):
                     members = events.setdefault(key, {})
-                    member = f"{len(members) + 1:012d}{SEP}" + SEP.join(_encode(v) for v in fields)
+                    member = f"{len(members) + 1:012d}{SEP}{_sums_text(before)}{SEP}" + SEP.join(
+                        _encode(v) for v in fields
+                    )
                     members[member] = ts
+                    totals[key] = _sums_text(after)
                 for key, members in events.items():
                     base = self._base(plan, spec, key)
                     pipe.zadd(base + ":e", members)
                     pipe.pexpire(base + ":e", ttl_e)
-                    pipe.hset(base + ":m", "n", len(members))
+                    pipe.hset(base + ":m", mapping={"n": len(members), "p": totals[key]})
                     pipe.pexpire(base + ":m", ttl_m)
                     pending += 4 + len(members)
                     flush()

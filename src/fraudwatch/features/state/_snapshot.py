@@ -16,24 +16,58 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from fraudwatch.errors import FeatureError, InputFileError
 from fraudwatch.features._batch import BatchContext, merge_inputs
+from fraudwatch.features._dd import two_prod
 from fraudwatch.features._featureset import FeatureSet
+from fraudwatch.features._kernels import DDPrefix
 from fraudwatch.features._plan import EntitySpec, StatePlan
 from fraudwatch.features._validate import ip_prefix_expr
 
 __all__ = ["SNAPSHOT_FORMAT", "StateSnapshot", "build_snapshot"]
 
 SNAPSHOT_FORMAT: Final = "fraudwatch-feature-state"
-_VERSION: Final = 1
+_VERSION: Final = 2
 _TABLES: Final = ("events", "meta", "seen", "frauds", "index")
-_FLOAT_FIELDS: Final = frozenset({"amount", "x", "y", "z"})
 
 
 def _field_column(name: str) -> str:
     return f"f_{name}"
+
+
+def _input_column(name: str) -> str:
+    return f"in_{name}"
+
+
+def _inputs(spec: EntitySpec) -> tuple[str, ...]:
+    """The inputs ``spec``'s running sums read."""
+    located = any(n in ("located", "x", "y", "z") for n in spec.sums)
+    return (("amount",) if spec.needs_amount else ()) + (("x", "y", "z") if located else ())
+
+
+def _event_value_arrays(
+    spec: EntitySpec, df: pl.DataFrame
+) -> list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+    """Array form of :func:`~fraudwatch.features._dd.event_values` over an events table."""
+    n = df.height
+    zero = np.zeros(n)
+    amount = df[_input_column("amount")].to_numpy() if spec.needs_amount else zero
+    out = []
+    for name in spec.sums:
+        if name == "amount":
+            out.append((amount, zero))
+        elif name == "amount2":
+            out.append(two_prod(amount, amount))
+        elif name == "located":
+            out.append((df[_input_column("x")].is_not_null().to_numpy().astype(np.float64), zero))
+        elif name in ("x", "y", "z"):
+            out.append((df[_input_column(name)].fill_null(0.0).to_numpy(), zero))
+        else:  # "under:<threshold>"
+            out.append(((amount < float(name.split(":", 1)[1])).astype(np.float64), zero))
+    return out
 
 
 @dataclass(frozen=True)
@@ -124,14 +158,29 @@ class StateSnapshot:
         return cls(plan, str(manifest["feature_set_hash"]), int(manifest["as_of"]), tables)
 
     # ------------------------------------------------------------------ reading for stores
-    def iter_events(self, si: int) -> Iterator[tuple[str, int, tuple[Any, ...]]]:
-        """``(key, ts, fields)`` of spec ``si``'s events, in time order."""
+    def iter_events(
+        self, si: int
+    ) -> Iterator[tuple[str, int, tuple[Any, ...], tuple[float, ...], tuple[float, ...]]]:
+        """``(key, ts, fields, sums before, sums after)`` of spec ``si``'s events, in time order.
+
+        The running sums (flat ``(hi, lo)`` pairs, empty when the spec keeps none) run over
+        the whole table, whose events are grouped by key: differences within one key are
+        that key's window sums, which is all a store reads.
+        """
         spec = self.plan.specs[si]
         df = self.tables["events"].filter(pl.col("spec") == si)
         cols = [df["key"].to_list(), df["ts"].to_list()]
         cols += [df[_field_column(f)].to_list() for f in spec.fields]
-        for row in zip(*cols, strict=True):
-            yield row[0], row[1], tuple(row[2:])
+        if spec.sums:
+            parts = []
+            for hi, lo in _event_value_arrays(spec, df):
+                pre = DDPrefix.of(hi, lo)
+                parts += [pre.hi, pre.lo]
+            sums = list(map(tuple, np.column_stack(parts).tolist()))
+        else:
+            sums = [()] * (df.height + 1)
+        for i, row in enumerate(zip(*cols, strict=True)):
+            yield row[0], row[1], tuple(row[2:]), sums[i], sums[i + 1]
 
     def iter_meta(self, si: int) -> Iterator[tuple[str, int, int, tuple[int, float, float] | None]]:
         """``(key, first_seen, last_ts, (loc_ts, lat, lon) or None)`` of spec ``si``."""
@@ -170,6 +219,8 @@ def _spec_from_dict(d: dict[str, Any]) -> EntitySpec:
             column=str(d["column"]),
             fields=tuple(d["fields"]),
             event_window_us=int(d["event_window_us"]),
+            sums=tuple(str(n) for n in d["sums"]),
+            sum_windows=tuple(int(w) for w in d["sum_windows"]),
             count_ranges=tuple((int(a), int(b)) for a, b in d["count_ranges"]),
             label_range=None
             if d["label_range"] is None
@@ -233,14 +284,14 @@ def build_snapshot(fs: FeatureSet, history: pl.DataFrame | pl.LazyFrame) -> Stat
                 "ts": pl.Series(idx.ts[sel], dtype=pl.Int64),
             }
             loc = ctx.located()[idx.rows[sel]]
-            for name in spec.fields:
+            for name in _inputs(spec):
                 if name == "amount":
-                    cols[_field_column(name)] = pl.Series(ctx.float_col("amount")[idx.rows[sel]])
-                elif name in {"x", "y", "z"}:
-                    v = ctx.unit_vectors()["xyz".index(name)][idx.rows[sel]]
-                    cols[_field_column(name)] = pl.Series(np.where(loc, v, np.nan)).fill_nan(None)
+                    cols[_input_column(name)] = pl.Series(ctx.float_col("amount")[idx.rows[sel]])
                 else:
-                    cols[_field_column(name)] = _value_series(ctx, name).gather(rows.gather(sel))
+                    v = ctx.unit_vectors()["xyz".index(name)][idx.rows[sel]]
+                    cols[_input_column(name)] = pl.Series(np.where(loc, v, np.nan)).fill_nan(None)
+            for name in spec.fields:
+                cols[_field_column(name)] = _value_series(ctx, name).gather(rows.gather(sel))
             events.append(pl.DataFrame(cols))
             if spec.labels:
                 fsel = sel[fraud[idx.rows[sel]]]
@@ -362,8 +413,10 @@ _FRAUDS_SCHEMA: Final[dict[str, pl.DataType]] = {
 def _events_schema(plan: StatePlan) -> dict[str, pl.DataType]:
     schema: dict[str, pl.DataType] = {"spec": pl.Int32(), "key": pl.String(), "ts": pl.Int64()}
     for spec in plan.specs:
+        for name in _inputs(spec):
+            schema[_input_column(name)] = pl.Float64()
         for name in spec.fields:
-            schema[_field_column(name)] = pl.Float64() if name in _FLOAT_FIELDS else pl.String()
+            schema[_field_column(name)] = pl.String()
     return schema
 
 
