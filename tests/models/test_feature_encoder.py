@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -62,6 +65,77 @@ def test_row_equals_frame(amount: float | None, count: int | None, mcc: str | No
     row = {"amount": amount, "count": count, "mcc": mcc}
     frame = pl.DataFrame([row], schema={"amount": pl.Float64, "count": pl.Int64, "mcc": pl.String})
     np.testing.assert_array_equal(enc.transform_row(row), enc.transform(frame))
+
+
+_DTYPES: dict[str, Any] = {
+    "float": pl.Float64,
+    "int": pl.Int64,
+    "bool": pl.Boolean,
+    "category": pl.String,
+}
+_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "float": st.floats(width=64),
+    "int": st.integers(-(2**63), 2**63 - 1),
+    "bool": st.booleans(),
+    "category": st.one_of(st.sampled_from(["pos", "ecom", "atm", "5411", ""]), st.text(max_size=4)),
+}
+_TRAIN_WORDS = ["pos", "ecom", "pos", "5411"]
+
+
+@st.composite
+def _layout_and_row(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Any]]:
+    """({feature: kind}, a row of values for them, ``None`` included)."""
+    kinds = draw(st.lists(st.sampled_from(sorted(_DTYPES)), min_size=1, max_size=12))
+    layout = {f"{kind}_{i}": kind for i, kind in enumerate(kinds)}
+    row = {name: draw(st.one_of(st.none(), _VALUES[kind])) for name, kind in layout.items()}
+    return layout, row
+
+
+@settings(max_examples=200, deadline=None)
+@given(layout_and_row=_layout_and_row())
+def test_row_equals_batch_for_any_layout(
+    layout_and_row: tuple[dict[str, str], dict[str, Any]],
+) -> None:
+    """Check that transform_row equals the batch transform for random columns and values."""
+    layout, row = layout_and_row
+    schema = {name: _DTYPES[kind] for name, kind in layout.items()}
+    train = pl.DataFrame(
+        {n: _TRAIN_WORDS if k == "category" else [None] * 4 for n, k in layout.items()},
+        schema=schema,
+    )
+    cats = [n for n, k in layout.items() if k == "category"]
+    enc = FeatureEncoder(list(layout), cats, min_frequency=1).fit(train)
+    expected = enc.transform(pl.DataFrame([row], schema=schema))
+    np.testing.assert_array_equal(enc.transform_row(row), expected)
+    other_mapping = MappingProxyType({**row, "extra": object()})
+    np.testing.assert_array_equal(enc.transform_row(other_mapping), expected)
+
+
+def test_row_first_problem_in_model_order_refused() -> None:
+    """Check that a row with several problems is refused for the first one in model order."""
+    enc = FeatureEncoder(["amount", "count", "mcc"], ["mcc"], min_frequency=1).fit(_frame())
+    with pytest.raises(FeatureError, match="'amount' must be a number; got 'abc'"):
+        enc.transform_row({"amount": "abc", "mcc": "5411"})  # count is missing too
+    with pytest.raises(FeatureError, match="'amount' is missing"):
+        enc.transform_row({"count": "abc", "mcc": "5411"})
+
+
+def test_row_mapping_inventing_values_refused() -> None:
+    """Check that a feature absent from a defaultdict is refused, not invented by indexing."""
+    enc = FeatureEncoder(["amount", "count"]).fit(_frame())
+    row: defaultdict[str, float] = defaultdict(float, {"amount": 1.0})
+    with pytest.raises(FeatureError, match="'count' is missing"):
+        enc.transform_row(row)
+    assert "count" not in row
+
+
+def test_row_follows_a_refit() -> None:
+    """Check that after a second fit transform_row uses the new vocabulary, like transform."""
+    enc = FeatureEncoder(["mcc"], ["mcc"], min_frequency=1).fit(_frame())
+    assert enc.transform_row({"mcc": "7995"}).tolist() == [[2.0]]
+    enc.fit(pl.DataFrame({"mcc": ["7995", "7995", "0000"]}))
+    expected = enc.transform(pl.DataFrame({"mcc": ["7995"]}))
+    np.testing.assert_array_equal(enc.transform_row({"mcc": "7995"}), expected)
 
 
 def test_round_trip_through_dict() -> None:

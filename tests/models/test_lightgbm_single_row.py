@@ -1,4 +1,4 @@
-"""LightGBM's single-row fast path scores exactly like the generic ``Booster.predict`` path."""
+"""LightGBM's single-row fast path scores and explains exactly like ``Booster.predict``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -49,6 +50,22 @@ def fast(model: LightGBMModel, row: np.ndarray) -> float:
     return float(model.decision_function(row)[0])
 
 
+def generic_contributions(model: LightGBMModel, row: np.ndarray) -> np.ndarray:
+    """Path contributions of one row as before the fast path (``Booster.predict`` leaves).
+
+    The leaves are summed by the sparse route of the leaf tables (the one of batches).
+    """
+    leaves = model.booster_.predict(row, pred_leaf=True, num_threads=1)
+    out = model.leaf_tables().contributions(np.vstack([leaves, leaves]))[:1]
+    out[:, -1] += model.margin_offset_
+    return out
+
+
+def refuse(*args: Any, **kwargs: Any) -> Any:
+    """Stand-in for ``Booster.predict`` where the single-row fast path must be taken."""
+    raise AssertionError("Booster.predict called for a single row")
+
+
 _value = st.one_of(
     st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=64),
     st.just(float("nan")),
@@ -76,6 +93,48 @@ def test_single_row_equals_generic_path(
     row = toy.x_val[index : index + 1].copy() if take_toy else np.append(numeric, code)[None, :]
     assert fast(model, row) == generic(model, row)
     assert model.__dict__["_single"][1] is not None  # the fast path was taken
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    numeric=hnp.arrays(np.float64, 4, elements=_value),
+    code=_code,
+    take_toy=st.booleans(),
+    index=st.integers(0, 1499),
+)
+def test_single_row_explanation_equals_generic_path(
+    model: LightGBMModel,
+    toy: Any,
+    numeric: np.ndarray,
+    code: float,
+    take_toy: bool,
+    index: int,
+) -> None:
+    """Check that one row's leaves and path contributions (NaNs, unseen codes) are bit-identical."""
+    row = toy.x_val[index : index + 1].copy() if take_toy else np.append(numeric, code)[None, :]
+    single_row = model._single_row()
+    assert single_row is not None
+    leaves = single_row.leaf_indices(row)
+    expected_leaves = model.booster_.predict(row, pred_leaf=True, num_threads=1)
+    assert leaves.dtype == expected_leaves.dtype
+    np.testing.assert_array_equal(leaves, expected_leaves)
+    assert model.contributions(row).tobytes() == generic_contributions(model, row).tobytes()
+
+
+def test_one_row_explained_without_booster_predict(
+    model: LightGBMModel, toy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that explaining one row takes the fast path, even after a batch in tree blocks."""
+    fresh = LightGBMModel.from_files(model.to_files())
+    rows = toy.x_val[:40].copy()
+    rows[:10, 2] = np.nan  # numeric missing: the default direction
+    rows[10:20, 4] = np.nan  # categorical missing
+    expected = [generic_contributions(fresh, rows[i : i + 1]) for i in range(40)]
+    fresh.contributions(rows[:1])  # the fast path's configs exist before the batch
+    fresh.decision_function(np.vstack([toy.x_val] * 2))  # the booster keeps the last block
+    monkeypatch.setattr(lgb.Booster, "predict", refuse)
+    for i in range(40):
+        np.testing.assert_array_equal(fresh.contributions(rows[i : i + 1]), expected[i])
 
 
 def test_single_rows_equal_batch(model: LightGBMModel, toy: Any) -> None:
@@ -141,6 +200,36 @@ def test_threads_score_exactly(model: LightGBMModel, toy: Any) -> None:
     assert 1 <= single_row.n_configs <= 4
 
 
+def test_threads_explain_exactly(model: LightGBMModel, toy: Any) -> None:
+    """Check that threads explaining and scoring single rows (beside tree blocks) are exact."""
+    rng = np.random.default_rng(6)
+    x = toy.x_val[rng.integers(0, toy.x_val.shape[0], 4000)]
+    x[rng.random(x.shape) < 0.05] = np.nan
+    rows = [x[i : i + 1] for i in range(400)]
+    expected = [generic_contributions(model, r) for r in rows]
+    raw = model.booster_.predict(x[:400], raw_score=True, num_threads=1) + model.margin_offset_
+    fresh = LightGBMModel.from_files(model.to_files())
+
+    def explain(k: int) -> list[tuple[int, np.ndarray]]:
+        return [(i, fresh.contributions(rows[i])) for _ in range(3) for i in range(k, 400, 3)]
+
+    def score() -> np.ndarray:
+        return np.array([fast(fresh, r) for _ in range(3) for r in rows])
+
+    def batches() -> None:
+        for _ in range(3):
+            fresh.decision_function(x, num_threads=1)
+
+    *explained, scored, _ = run_together(*(partial(explain, k) for k in range(3)), score, batches)
+    for pairs in explained:
+        for i, got in pairs:
+            np.testing.assert_array_equal(got, expected[i])
+    np.testing.assert_array_equal(scored, np.tile(raw, 3))
+    single_row = fresh._single_row()
+    assert single_row is not None
+    assert 2 <= single_row.n_configs <= 4  # one config per simultaneous caller at most
+
+
 def test_saved_and_loaded_model_uses_fast_path(
     model: LightGBMModel, toy: Any, tmp_path: Path
 ) -> None:
@@ -156,13 +245,14 @@ def test_saved_and_loaded_model_uses_fast_path(
 
 
 def test_configs_freed_when_model_dropped(model: LightGBMModel, toy: Any) -> None:
-    """Check that the native configs are freed once the model is no longer referenced."""
+    """Check that the native configs (both kinds) are freed once the model is dropped."""
     dropped = LightGBMModel.from_files(model.to_files())
     fast(dropped, toy.x_val[:1])
+    dropped.contributions(toy.x_val[:1])
     single_row = dropped._single_row()
     assert single_row is not None
     handles, finalizer = single_row._handles, single_row._finalizer
-    assert len(handles) == 1
+    assert len(handles) == 2  # a raw-score config and a leaf-index config
     assert finalizer.alive
     del dropped, single_row
     gc.collect()

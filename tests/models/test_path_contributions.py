@@ -14,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 from fraudwatch.errors import ConfigError
 from fraudwatch.models import LightGBMModel, LogisticModel, XGBoostModel
+from fraudwatch.models._paths import LeafTables
 
 FAST: dict[str, Any] = {"n_estimators": 60, "num_leaves": 15, "min_child_samples": 20}
 
@@ -131,6 +132,38 @@ def test_one_row_equals_its_row_in_a_batch(toy: Any) -> None:
     batch = model.contributions(toy.x_val[:30])
     one = np.vstack([model.contributions(toy.x_val[i : i + 1]) for i in range(30)])
     np.testing.assert_array_equal(one, batch)
+
+
+def test_one_row_adds_trees_in_order_like_a_batch() -> None:
+    """Check that one row sums its table rows in tree order from zero, bit-identical to a batch."""
+    rng = np.random.default_rng(3)
+    n_trees = 300
+    table = rng.normal(size=(n_trees, 4)) * 10.0 ** rng.integers(-8, 8, size=(n_trees, 4))
+    table[:, 0] = 1.0
+    table[0, 0] = 1e16  # in tree order each +1 rounds away; any regrouping of the ones shows
+    tables = LeafTables(offsets=np.arange(n_trees, dtype=np.int64), table=table)
+    leaves = np.zeros((3, n_trees), dtype=np.int32)
+    in_order = np.zeros(4)
+    for t in range(n_trees):
+        in_order = in_order + table[t]
+    one = tables.contributions(leaves[:1])
+    assert one.shape == (1, 4)
+    assert one.tobytes() == in_order[None, :].tobytes()
+    assert one.tobytes() == tables.contributions(leaves)[:1].tobytes()
+    assert one[0, 0] == 1e16 != table[:, 0].sum()  # numpy's pairwise sum would differ
+
+
+@pytest.mark.parametrize("n_rows", [1, 3])
+def test_leaf_outside_the_tables_refused(n_rows: int) -> None:
+    """Check that a leaf index beyond the tables is refused for one row and for a batch."""
+    tables = LeafTables(offsets=np.array([0, 2], dtype=np.int64), table=np.ones((4, 3)))
+    leaves = np.zeros((n_rows, 2), dtype=np.int32)
+    leaves[-1, 1] = 2
+    with pytest.raises(ValueError, match="leaf index outside the model's trees"):
+        tables.contributions(leaves)
+    leaves[-1, 1] = -3
+    with pytest.raises(ValueError, match="leaf index outside the model's trees"):
+        tables.contributions(leaves)
 
 
 def test_large_batch_in_tree_blocks_matches_rows(toy: Any) -> None:

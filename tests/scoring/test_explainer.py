@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import polars as pl
 import pytest
@@ -50,6 +52,23 @@ def test_online_reasons_equal_batch_reasons(
         np.testing.assert_allclose(
             [r["contribution"] for r in g], [r["contribution"] for r in e], rtol=1e-9, atol=1e-12
         )
+
+
+def test_scorer_explains_one_transaction_on_the_single_row_path(
+    small_bundle: Bundle, split: tuple[pl.DataFrame, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check that the scorer scores and explains one transaction without Booster.predict."""
+    history, data = split
+    scorer = Scorer(small_bundle, MemoryStateStore(), explain="all")
+    for tx in history.to_dicts():
+        scorer.features_one(tx)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("Booster.predict called for one transaction")
+
+    monkeypatch.setattr(lgb.Booster, "predict", refuse)
+    results = [scorer.score_one(tx) for tx in data.head(100).to_dicts()]
+    assert any(r.reasons for r in results), "some transactions should have reasons"
 
 
 def test_path_and_shap_agree_on_the_obvious_top_reason(

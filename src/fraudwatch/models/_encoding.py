@@ -172,38 +172,34 @@ class FeatureEncoder:
     def transform_row(self, row: Mapping[str, Any]) -> Matrix:
         """The ``(1, n_features)`` matrix of one transaction's features given as a mapping.
 
-        Faster than building a one-row frame; ``None`` is a missing value.
+        Faster than building a one-row frame (one pass over a plan of the columns made on
+        first use); ``None`` is a missing value, as in :meth:`transform`.
 
         Raises
         ------
         FeatureError
-            A feature is absent from ``row`` or a numeric feature is not a number.
+            A feature is absent from ``row`` or a numeric feature is not a number (the first
+            such feature in model order).
         """
+        plan = self._row_plan()
+        if type(row) is not dict:
+            plan.check(row)  # indexing a mapping may invent an absent feature (defaultdict)
+        try:
+            values = plan.encode(row)
+        except (KeyError, TypeError, ValueError):
+            plan.check(row)  # raises the error that names the offending feature
+            raise
+        return np.array([values], dtype=np.float64)
+
+    def _row_plan(self) -> _RowPlan:
+        """The :class:`_RowPlan` of the fitted vocabularies, made once per fit."""
         vocab = self._fitted()
-        lookups = getattr(self, "_lookups", None)
-        if lookups is None:
-            lookups = {n: {w: float(i + 1) for i, w in enumerate(v)} for n, v in vocab.items()}
-            self._lookups = lookups
-        out = np.empty((1, len(self.names)), dtype=np.float64)
-        for i, name in enumerate(self.names):
-            if name not in row:
-                raise FeatureError(
-                    f"feature {name!r} is missing from the row; the model needs "
-                    f"{', '.join(self.names)}"
-                )
-            value = row[name]
-            if value is None:
-                out[0, i] = math.nan
-            elif name in lookups:
-                out[0, i] = lookups[name].get(str(value), 0.0)
-            else:
-                try:
-                    out[0, i] = float(value)
-                except (TypeError, ValueError):
-                    raise FeatureError(
-                        f"feature {name!r} must be a number; got {value!r}"
-                    ) from None
-        return out
+        cached: tuple[dict[str, list[str]], _RowPlan] | None = getattr(self, "_plan", None)
+        if cached is not None and cached[0] is vocab:
+            return cached[1]
+        plan = _RowPlan(self.names, vocab)
+        self._plan = (vocab, plan)
+        return plan
 
     def category_name(self, feature: str, code: float) -> str | None:
         """The string behind a code (``None`` for NaN, :data:`OTHER` for 0)."""
@@ -250,3 +246,71 @@ class FeatureEncoder:
             )
         enc.vocabularies_ = vocab
         return enc
+
+
+class _RowPlan:
+    """How :meth:`FeatureEncoder.transform_row` reads each feature of a mapping.
+
+    Attributes
+    ----------
+    names:
+        Feature names in model order.
+    columns:
+        ``(name, codes)`` per feature in model order: ``codes`` maps a categorical value, as a
+        string, to its code (1..n); ``None`` marks a numeric feature.
+    """
+
+    __slots__ = ("columns", "names")
+
+    def __init__(self, names: tuple[str, ...], vocabularies: Mapping[str, Sequence[str]]) -> None:
+        self.names = names
+        self.columns: tuple[tuple[str, dict[str, float] | None], ...] = tuple(
+            (
+                name,
+                {w: float(i + 1) for i, w in enumerate(vocabularies[name])}
+                if name in vocabularies
+                else None,
+            )
+            for name in names
+        )
+
+    def encode(self, row: Mapping[str, Any]) -> list[float]:
+        """The row's values in model order: NaN for ``None``, codes (0 if unknown), floats.
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            ``row`` lacks a feature or holds a numeric value that is not a number;
+            :meth:`check` tells which.
+        """
+        return [
+            math.nan
+            if (value := row[name]) is None
+            else float(value)
+            if codes is None
+            else codes.get(str(value), 0.0)
+            for name, codes in self.columns
+        ]
+
+    def check(self, row: Mapping[str, Any]) -> None:
+        """Refuse the first feature (in model order) that is absent or not a number.
+
+        Raises
+        ------
+        FeatureError
+            A feature is absent from ``row`` or a numeric feature is not a number.
+        """
+        for name, codes in self.columns:
+            if name not in row:
+                raise FeatureError(
+                    f"feature {name!r} is missing from the row; the model needs "
+                    f"{', '.join(self.names)}"
+                )
+            value = row[name]
+            if codes is None and value is not None:
+                try:
+                    float(value)
+                except (TypeError, ValueError):
+                    raise FeatureError(
+                        f"feature {name!r} must be a number; got {value!r}"
+                    ) from None

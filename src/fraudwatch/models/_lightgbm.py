@@ -20,9 +20,9 @@ Defaults are chosen for card fraud (a 0.1–1 % positive class, tens of features
   fraction of the cost; metrics reported by the pipeline use the full validation set).
 
 Large batches are predicted in blocks of trees (see ``LightGBMModel._predict_blocks``); a single
-row goes through LightGBM's single-row C API (see :class:`_SingleRowPredictor`).
-Contributions use the path attribution of :mod:`fraudwatch.models._paths` by default, or
-LightGBM's TreeSHAP with ``method="shap"``.
+row goes through LightGBM's single-row C API (see :class:`_SingleRowPredictor`), for its score
+and, when it is explained, for its leaves. Contributions use the path attribution of
+:mod:`fraudwatch.models._paths` by default, or LightGBM's TreeSHAP with ``method="shap"``.
 
 The model is saved in LightGBM's own text format (``model.txt``).
 """
@@ -34,9 +34,9 @@ import logging
 import math
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +64,7 @@ _BLOCK_MIN_ROWS = 1000
 """Batches smaller than this are predicted in one call (per-call overhead dominates)."""
 _PREDICT_LOCK = threading.Lock()
 """Serialises ``Booster.predict`` calls (see ``LightGBMModel._predict_blocks``)."""
+_T = TypeVar("_T")
 
 
 class LightGBMModel(ModelBase):
@@ -293,16 +294,19 @@ class LightGBMModel(ModelBase):
         than half the CPU time of ``Booster.predict``); ``num_threads`` does not apply to it.
         """
         xc = self._check_predict_input(x)
-        if xc.shape[0] == 1:
-            single = self._single_row()
-            if single is not None:
-                return np.array([single.raw_score(xc) + self.margin_offset_], dtype=np.float64)
+        single = self._single_row_for(xc)
+        if single is not None:
+            return np.array([single.raw_score(xc) + self.margin_offset_], dtype=np.float64)
         threads = threads_for(xc.shape[0], self.num_threads, num_threads)
         blocks = self._predict_blocks(xc, threads, raw_score=True)
         raw = np.asarray(blocks[0], dtype=np.float64)
         for block in blocks[1:]:
             raw += block
         return raw + self.margin_offset_
+
+    def _single_row_for(self, xc: Matrix) -> _SingleRowPredictor | None:
+        """The single-row predictor if ``xc`` is one row and the fast path is available."""
+        return self._single_row() if xc.shape[0] == 1 else None
 
     def _single_row(self) -> _SingleRowPredictor | None:
         """The single-row predictor of the current ``booster_``, built on first use.
@@ -367,24 +371,33 @@ class LightGBMModel(ModelBase):
         method:
             ``"path"`` (default): the change of node value at each split on the row's path,
             credited to the split's feature, at about the cost of one prediction (leaf
-            tables built once per model, see :mod:`fraudwatch.models._paths`).
+            tables built once per model, see :mod:`fraudwatch.models._paths`). A single row
+            gets its leaves from the single-row fast path and sums its table rows densely:
+            the same contributions bit for bit, in about a third of the CPU time.
             ``"shap"``: LightGBM's TreeSHAP, about 100x the cost of a prediction.
         """
         check_explain_method(method)
         xc = self._check_predict_input(x)
         if xc.shape[0] == 0:
             return np.zeros((0, xc.shape[1] + 1), dtype=np.float64)
-        threads = threads_for(xc.shape[0], self.num_threads, None)
         if method == "path":
-            blocks = self._predict_blocks(xc, threads, pred_leaf=True)
-            leaves = np.hstack([np.asarray(b).reshape(xc.shape[0], -1) for b in blocks])
-            out = self.leaf_tables().contributions(leaves)
+            out = self.leaf_tables().contributions(self._leaf_indices(xc))
         else:
+            threads = threads_for(xc.shape[0], self.num_threads, None)
             with _PREDICT_LOCK:
                 raw = self.booster_.predict(xc, pred_contrib=True, num_threads=threads)
             out = np.array(raw, dtype=np.float64)
         out[:, -1] += self.margin_offset_
         return out
+
+    def _leaf_indices(self, xc: Matrix) -> npt.NDArray[np.int32]:
+        """The leaf of each row in every tree, ``(n, n_trees)``; one row takes the fast path."""
+        single = self._single_row_for(xc)
+        if single is not None:
+            return single.leaf_indices(xc)
+        threads = threads_for(xc.shape[0], self.num_threads, None)
+        blocks = self._predict_blocks(xc, threads, pred_leaf=True)
+        return np.hstack([np.asarray(b).reshape(xc.shape[0], -1) for b in blocks])
 
     def leaf_tables(self) -> LeafTables:
         """The per-leaf contribution tables of the path method, built on first use."""
@@ -417,26 +430,30 @@ class LightGBMModel(ModelBase):
 
 
 class _SingleRowPredictor:
-    """Raw scores of one row at a time through LightGBM's single-row C API.
+    """Raw scores and leaf indices of one row at a time through LightGBM's single-row C API.
 
-    ``LGBM_BoosterPredictForMatSingleRowFastInit`` prepares a ``FastConfig`` once (parsed
-    parameters, predictor, buffers); ``LGBM_BoosterPredictForMatSingleRowFast`` then scores
-    a row with it, skipping the per-call set-up of ``Booster.predict``. The functions are
-    called through lightgbm's own loaded library (``lightgbm.basic._LIB``), with prototypes
-    declared here so the library's shared function objects are left untouched.
+    ``LGBM_BoosterPredictForMatSingleRowFastInit`` prepares a ``FastConfig`` once for one
+    predict type (parsed parameters, predictor, buffers); ``LGBM_BoosterPredictForMatSingleRowFast``
+    then predicts a row with it, skipping the per-call set-up of ``Booster.predict``. Two
+    predict types are served, each by its own configs: the raw score (:meth:`raw_score`) and
+    the leaf reached in every tree (:meth:`leaf_indices`, for the path contributions). The
+    functions are called through lightgbm's own loaded library (``lightgbm.basic._LIB``), with
+    prototypes declared here so the library's shared function objects are left untouched.
 
     Safety:
 
-    * **Own booster.** A ``FastConfig`` reads the tree range to sum from the booster at
+    * **Own booster.** A ``FastConfig`` reads the tree range to use from the booster at
       prediction time, and every ``Booster.predict`` call rewrites that range (LightGBM issue
       #6142): after a call on a block of trees (``_predict_blocks``) a ``FastConfig`` on the
-      same booster would sum only that block. This class therefore loads a private copy of
-      the model (a second copy in memory), used by nothing else, on which every
-      ``FastConfig`` asks for the trees ``Booster.predict`` sums by default.
-    * **Threads.** A ``FastConfig`` holds one set of buffers. Each call takes an idle one
-      from a pool (or makes a new one), so concurrent callers never share one; the pool
-      grows to the largest number of simultaneous callers. ``list.pop``/``append`` are
-      atomic, and the C calls release the GIL.
+      same booster would sum (or report the leaves of) only that block. This class therefore
+      loads a private copy of the model (a second copy in memory), used by nothing else, on
+      which every ``FastConfig``, whatever its predict type, asks for the trees
+      ``Booster.predict`` uses by default.
+    * **Threads.** A ``FastConfig`` holds one set of buffers. Each call takes an idle one of
+      its predict type from that type's pool (or makes a new one), so concurrent callers never
+      share one; a pool grows to the largest number of simultaneous callers of its type.
+      ``list.pop``/``append`` are atomic, the output is read before the config goes back to
+      its pool, and the C calls release the GIL.
     * **Freeing.** A :func:`weakref.finalize` frees every ``FastConfig`` when this object
       is dropped (not at interpreter exit, where the process releases them). It keeps the
       private booster alive until then, so the configs are freed before the booster they
@@ -450,8 +467,11 @@ class _SingleRowPredictor:
         c_int, c_void_p = ctypes.c_int, ctypes.c_void_p
         self._own = lgb.Booster(model_str=booster.model_to_string(num_iteration=-1))
         self._n_features = int(self._own.num_feature())
-        # The trees Booster.predict sums by default: best_iteration if set, else all (<= 0).
+        # The trees Booster.predict uses by default: best_iteration if set, else all (<= 0).
         self._num_iteration = int(getattr(booster, "best_iteration", -1) or -1)
+        self._calc_num_predict = ctypes.CFUNCTYPE(
+            c_int, c_void_p, c_int, c_int, c_int, c_int, ctypes.POINTER(ctypes.c_int64)
+        )(("LGBM_BoosterCalcNumPredict", _LIB))
         self._fast_init = ctypes.CFUNCTYPE(
             c_int,
             c_void_p,
@@ -471,7 +491,7 @@ class _SingleRowPredictor:
             ctypes.POINTER(ctypes.c_double),
         )(("LGBM_BoosterPredictForMatSingleRowFast", _LIB))
         free = ctypes.CFUNCTYPE(c_int, c_void_p)(("LGBM_FastConfigFree", _LIB))
-        self._idle: list[_FastSlot] = []
+        self._idle: dict[int, list[_FastSlot]] = {_PREDICT_RAW_SCORE: [], _PREDICT_LEAF_INDEX: []}
         self._handles: list[ctypes.c_void_p] = []
         self._finalizer = weakref.finalize(self, _free_fast_configs, free, self._handles, self._own)
         # Not at interpreter exit: a daemon thread could still be scoring with a config.
@@ -479,17 +499,30 @@ class _SingleRowPredictor:
 
     @property
     def n_configs(self) -> int:
-        """Number of ``FastConfig`` handles made so far (the most simultaneous callers)."""
+        """Number of ``FastConfig`` handles made so far, all predict types together."""
         return len(self._handles)
 
-    def _new_slot(self) -> _FastSlot:
+    def _n_outputs(self, predict_type: int) -> int:
+        """Values LightGBM writes for one row of ``predict_type`` (1 raw score, 1 leaf a tree)."""
         from lightgbm.basic import _safe_call
 
+        n = ctypes.c_int64(0)
+        _safe_call(
+            self._calc_num_predict(
+                self._own._handle, 1, predict_type, 0, self._num_iteration, ctypes.byref(n)
+            )
+        )
+        return int(n.value)
+
+    def _new_slot(self, predict_type: int) -> _FastSlot:
+        from lightgbm.basic import _safe_call
+
+        size = self._n_outputs(predict_type)
         handle = ctypes.c_void_p()
         _safe_call(
             self._fast_init(
                 self._own._handle,
-                _PREDICT_RAW_SCORE,
+                predict_type,
                 0,  # start_iteration
                 self._num_iteration,
                 _DTYPE_FLOAT64,
@@ -499,38 +532,70 @@ class _SingleRowPredictor:
             )
         )
         self._handles.append(handle)
-        return _FastSlot(handle)
+        return _FastSlot(handle, size)
 
-    def raw_score(self, row: Matrix) -> float:
-        """Raw score (sum of the trees) of ``row``, a C-contiguous float64 ``(1, n_features)``."""
+    def _predict(self, predict_type: int, row: Matrix, read: Callable[[_FastSlot], _T]) -> _T:
+        """Predict ``row`` with an idle config of ``predict_type``; ``read`` its output.
+
+        ``row`` is a C-contiguous float64 ``(1, n_features)``. ``read`` runs before the
+        config goes back to its pool (another caller may then overwrite the buffer).
+        """
+        idle = self._idle[predict_type]
         try:
-            slot = self._idle.pop()
+            slot = idle.pop()
         except IndexError:
-            slot = self._new_slot()
+            slot = self._new_slot(predict_type)
         ret = self._fast_predict(slot.handle, row.ctypes.data, slot.out_len_ref, slot.out)
-        value = float(slot.out[0])
-        self._idle.append(slot)
+        value = read(slot)
+        idle.append(slot)
         if ret != 0:
             from lightgbm.basic import _safe_call
 
             _safe_call(ret)
         return value
 
+    def raw_score(self, row: Matrix) -> float:
+        """Raw score (sum of the trees) of ``row``, a C-contiguous float64 ``(1, n_features)``."""
+        return self._predict(_PREDICT_RAW_SCORE, row, _read_raw_score)
+
+    def leaf_indices(self, row: Matrix) -> npt.NDArray[np.int32]:
+        """Leaf of ``row`` in every tree, ``(1, n_trees)`` like ``predict(pred_leaf=True)``.
+
+        ``row`` is a C-contiguous float64 ``(1, n_features)``.
+        """
+        return self._predict(_PREDICT_LEAF_INDEX, row, _read_leaf_indices)
+
 
 class _FastSlot:
-    """One ``FastConfig`` handle with its output buffers, used by one caller at a time."""
+    """One ``FastConfig`` handle with its output buffers, used by one caller at a time.
 
-    __slots__ = ("handle", "out", "out_len", "out_len_ref")
+    ``out`` holds ``size`` doubles, also seen as the numpy array ``values`` (no copy).
+    """
 
-    def __init__(self, handle: ctypes.c_void_p) -> None:
+    __slots__ = ("handle", "out", "out_len", "out_len_ref", "values")
+
+    def __init__(self, handle: ctypes.c_void_p, size: int) -> None:
         self.handle = handle
-        self.out = (ctypes.c_double * 1)()
+        self.out = (ctypes.c_double * size)()
+        self.values: npt.NDArray[np.float64] = np.ctypeslib.as_array(self.out)
         self.out_len = ctypes.c_int64(0)
         self.out_len_ref = ctypes.byref(self.out_len)
 
 
+def _read_raw_score(slot: _FastSlot) -> float:
+    """The raw score a raw-score slot holds."""
+    return float(slot.out[0])
+
+
+def _read_leaf_indices(slot: _FastSlot) -> npt.NDArray[np.int32]:
+    """A copy of the leaf indices a leaf-index slot holds, ``(1, n_trees)`` int32."""
+    return slot.values.astype(np.int32).reshape(1, -1)
+
+
 _PREDICT_RAW_SCORE = 1
 """``C_API_PREDICT_RAW_SCORE`` of LightGBM's ``c_api.h``."""
+_PREDICT_LEAF_INDEX = 2
+"""``C_API_PREDICT_LEAF_INDEX`` of LightGBM's ``c_api.h``."""
 _DTYPE_FLOAT64 = 1
 """``C_API_DTYPE_FLOAT64`` of LightGBM's ``c_api.h``."""
 

@@ -15,7 +15,8 @@ A leaf determines its whole path, so a tree's contributions depend on the leaf o
 tree becomes a table ``leaf -> contribution vector`` built once from the model's structure
 (:class:`LeafTables`). Explaining rows is then the library's own leaf prediction (the same
 traversal as a score, so missing values and categorical splits are routed exactly as when
-scoring) followed by a sum of one table row per tree, done as a sparse-by-dense product.
+scoring) followed by a sum of one table row per tree: a sparse-by-dense product for a batch,
+a gather and a reduction for a single row (the same additions in the same order).
 """
 
 from __future__ import annotations
@@ -96,8 +97,10 @@ class LeafTables:
         leaves:
             ``(n, n_trees)`` leaf indices, as returned by ``predict(pred_leaf=True)``.
 
-        Each output row is the sum, in tree order, of the table rows of its leaves (the same
-        additions whatever the batch size, so one row alone equals its row in a batch).
+        Each output row is the sum, in tree order starting from zero, of the table rows of its
+        leaves: the same additions whatever the batch size, so one row alone equals its row in
+        a batch bit for bit. A batch is summed as a sparse-by-dense product, in chunks; a
+        single row by :meth:`_one_row`, a fraction of the fixed cost of a sparse matrix.
         """
         from scipy.sparse import csr_matrix
 
@@ -107,22 +110,45 @@ class LeafTables:
                 f"expected leaf indices of shape (n, {self.n_trees}); got {leaves.shape}"
             )
         n, n_trees = leaves.shape
-        out = np.empty((n, self.table.shape[1]), dtype=np.float64)
         if n_trees == 0:
-            out.fill(0.0)
-            return out
+            return np.zeros((n, self.table.shape[1]), dtype=np.float64)
+        if n == 1:
+            return self._one_row(leaves)
+        out = np.empty((n, self.table.shape[1]), dtype=np.float64)
         for lo in range(0, n, _CHUNK):
             part = leaves[lo : lo + _CHUNK]
             m = part.shape[0]
-            cols = (part + self.offsets[None, :]).ravel()
-            if cols.size and (cols.min() < 0 or cols.max() >= self.table.shape[0]):
-                raise ValueError("leaf index outside the model's trees")
+            cols = self._table_rows(part)
             select = csr_matrix(
                 (np.ones(cols.size), cols, np.arange(0, cols.size + 1, n_trees)),
                 shape=(m, self.table.shape[0]),
             )
             out[lo : lo + m] = select @ self.table
         return out
+
+    def _one_row(self, leaves: npt.NDArray[np.integer[Any]]) -> Matrix:
+        """Contributions of one row given its ``(1, n_trees)`` leaves, ``(1, n_features + 1)``.
+
+        The table rows of the leaves are gathered into a C-contiguous ``(n_trees, n_features
+        + 1)`` block and reduced over its first axis from ``initial=0.0``: numpy then adds the
+        rows one after another in tree order (pairwise summation applies only along the
+        contiguous axis), as the sparse product does: ``((0 + t0) + t1) + ...``.
+        """
+        block = self.table[self._table_rows(leaves)]
+        return np.add.reduce(block, axis=0, initial=0.0, keepdims=True)
+
+    def _table_rows(self, leaves: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int64]:
+        """The rows of :attr:`table` holding ``leaves`` (``(m, n_trees)``), row after row.
+
+        Raises
+        ------
+        ValueError
+            A leaf index points outside the table.
+        """
+        rows = (leaves + self.offsets[None, :]).ravel()
+        if rows.min() < 0 or rows.max() >= self.table.shape[0]:
+            raise ValueError("leaf index outside the model's trees")
+        return rows
 
 
 def _lightgbm_tree_table(root: Mapping[str, Any], num_leaves: int, n_features: int) -> Matrix:
