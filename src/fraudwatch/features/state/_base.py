@@ -96,7 +96,7 @@ class EntityState:
         Last-seen time of each requested ``seen`` value (``None``: never or expired).
     """
 
-    ts: list[int] = field(default_factory=list)
+    ts: Sequence[int] = field(default_factory=list)
     cols: list[list[Field]] = field(default_factory=list)
     sums: list[Sequence[float]] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
