@@ -81,11 +81,8 @@ class _SpecArgs:
 
 
 def _encode(value: Field) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(value).translate(_CONTROL)
+    """A stored text value (``""`` for null; separators replaced)."""
+    return "" if value is None else str(value).translate(_CONTROL)
 
 
 def _decode_columns(members: list[str], n_fields: int) -> list[list[str | None]]:
