@@ -1,14 +1,14 @@
-"""The in-process state store (the default): plain Python lists and dicts behind one lock.
+"""The in-process state store (the default): arrays, lists and dicts behind one lock.
 
-Events of an entity are kept in time order in parallel lists, so a window is found with
+Events of an entity are kept in time order in parallel arrays, so a window is found with
 :func:`bisect.bisect_right`. Beside each event sits the entity's running sums *before* it (a
 double-double prefix, :mod:`fraudwatch.features._dd`), and the entity keeps the sums after
 its latest event, so a window's sums are read at two positions whatever its length. Memory
-stays bounded: an entity's events older than its spec's
-retention are dropped whenever it is written, and an entity whose last event is older than
-both its retention and its horizon is dropped altogether (entities sit in an
-:class:`~collections.OrderedDict` by last activity and are swept every 16th write, so expiry
-is amortised O(1)).
+stays bounded: an entity's events older than its spec's retention are dropped whenever it is
+written, and an entity whose last event is older than both its retention and its horizon is
+dropped altogether (entities sit in an :class:`~collections.OrderedDict` by last activity;
+every write drops up to two expired ones from its front, so expiry is O(1) per write, with
+no bursts).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import threading
 from array import array
 from bisect import bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Sequence
-from operator import itemgetter
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, TypeVar
 
 from fraudwatch.features._dd import dd_add, zero_prefix
 from fraudwatch.features._plan import EntitySpec, StatePlan
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryStateStore"]
 
 _TS = itemgetter(0)
+_V = TypeVar("_V")
 
 
 class _Entity:
@@ -87,14 +88,13 @@ class _Reads:
 
 
 class _PlanState:
-    __slots__ = ("entities", "expire_after", "index", "reads", "writes")
+    __slots__ = ("entities", "expire_after", "index", "reads")
 
     def __init__(self, plan: StatePlan) -> None:
         self.entities: list[OrderedDict[str, _Entity]] = [OrderedDict() for _ in plan.specs]
         self.expire_after = [max(s.retention_us, s.horizon_us) for s in plan.specs]
         self.reads = [_Reads(spec) for spec in plan.specs]
         self.index: OrderedDict[str, tuple[int, tuple[str | None, ...]]] = OrderedDict()
-        self.writes = 0
 
 
 class MemoryStateStore:
@@ -263,9 +263,6 @@ class MemoryStateStore:
     @staticmethod
     def _write(plan: StatePlan, st: _PlanState, req: TxRequest) -> None:
         now = req.now
-        # idle entities and old index entries are swept every 16th write (amortised)
-        st.writes += 1
-        sweep = st.writes % 16 == 0
         keys: list[str | None] = []
         for i, (spec, ents, er) in enumerate(
             zip(plan.specs, st.entities, req.entities, strict=True)
@@ -325,25 +322,33 @@ class MemoryStateStore:
             if now > ent.active:
                 ent.active = now
             ents.move_to_end(er.key)
-            if sweep:
-                limit = now - st.expire_after[i]
-                while ents:
-                    oldest_key = next(iter(ents))
-                    if ents[oldest_key].active > limit:
-                        break
-                    del ents[oldest_key]
+            _expire(ents, now - st.expire_after[i], _ACTIVE)
         if plan.label_retention_us:
             index = st.index
             if req.tx_id in index:
                 index.move_to_end(req.tx_id)
             index[req.tx_id] = (now, tuple(keys))
-            if sweep:
-                limit = now - plan.label_retention_us
-                while index:
-                    oldest_tx = next(iter(index))
-                    if index[oldest_tx][0] > limit:
-                        break
-                    del index[oldest_tx]
+            _expire(index, now - plan.label_retention_us, _TS)
+
+
+_SWEEP = 2
+"""Expired entries dropped per write at most: more than a write adds, so a backlog drains,
+and a bounded cost on every write instead of a burst every few writes (the tail latency)."""
+_ACTIVE = attrgetter("active")
+
+
+def _expire(entries: OrderedDict[str, _V], limit: int, when: Callable[[_V], int]) -> None:
+    """Drop up to :data:`_SWEEP` of the oldest ``entries`` whose time is ``<= limit``.
+
+    ``entries`` are kept in order of their time (the latest moved to the end).
+    """
+    for _ in range(_SWEEP):
+        if not entries:
+            return
+        oldest = next(iter(entries))
+        if when(entries[oldest]) > limit:
+            return
+        del entries[oldest]
 
 
 def _empty_state(spec: EntitySpec) -> EntityState:
