@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -9,6 +10,7 @@ import polars as pl
 import pytest
 
 from fraudwatch.features import MemoryStateStore
+from fraudwatch.models import AnomalyDetector
 from fraudwatch.registry import Bundle
 from fraudwatch.rules import load_rules
 from fraudwatch.scoring import Scorer, score_frame
@@ -145,3 +147,14 @@ def test_snapshot_of_other_feature_set_refused(
     snap = build_snapshot(other, recent[0])
     with pytest.raises(FeatureError, match="snapshot was built for feature set"):
         Scorer(small_bundle, MemoryStateStore()).load_snapshot(snap)
+
+
+def test_scorer_prepares_the_detector_row_predictor(small_bundle: Bundle) -> None:
+    """Check that a new Scorer builds the detector's one-row predictor (not the first request)."""
+    assert small_bundle.detector is not None
+    fresh = AnomalyDetector.from_files(small_bundle.detector.to_files())
+    assert "_native" not in vars(fresh)
+    bundle = copy.copy(small_bundle)
+    bundle.detector = fresh
+    Scorer(bundle, MemoryStateStore())
+    assert vars(fresh).get("_native") is not None

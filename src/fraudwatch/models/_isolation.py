@@ -8,6 +8,11 @@ The anomaly score is ``2 ** (-mean path length / c(max_samples))`` from the Isol
 paper, in ``(0, 1]``: higher is more anomalous, about 0.5 and below is ordinary. It equals
 ``-IsolationForest.score_samples`` exactly (same traversal, same float32 comparison, same
 order of summation).
+
+One row (the real-time service's case) is scored by LightGBM's single-row C API: the forest is
+rewritten once, at first use, as a LightGBM model (in memory only; the files do not change)
+whose raw score is exactly the sum of the path lengths (see ``AnomalyDetector._native_row``).
+Without LightGBM, or for a forest it cannot represent exactly, one row walks the numpy arrays.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from fraudwatch.models._base import (
     threads_for,
     to_json_bytes,
 )
+from fraudwatch.models._lightgbm import _SingleRowPredictor
 from fraudwatch.models._params import Interval, validate_params
 
 __all__ = ["ANOMALY_FILES", "AnomalyDetector"]
@@ -48,6 +54,10 @@ _CHUNK = 1024
 _NATIVE_CHUNK = 16_384
 _SMALL_BATCH = 64
 _ARRAYS = ("roots", "left", "right", "feature", "threshold", "missing_left", "leaf_value")
+_SCALE = np.float64(2.0**100)
+"""Factor applied to the float32 values and thresholds given to LightGBM (see ``_native_row``)."""
+_NAN_MISSING, _DEFAULT_LEFT = 8, 2
+"""LightGBM ``decision_type`` bits: missing type NaN (``2 << 2``), missing values go left."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,23 @@ class _RowWalk:
     roots: npt.NDArray[np.intp]
     leaf_value: npt.NDArray[np.float64]
     depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class _NativeRow:
+    """The forest as a LightGBM model for one row: its single-row predictor, columns read."""
+
+    predictor: _SingleRowPredictor
+    columns: npt.NDArray[np.intp]
+
+
+def _threshold_down(threshold: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+    """Thresholds rounded *down* to float32: for a float32 ``v``, ``v <= t`` iff ``v <= t32``."""
+    with np.errstate(over="ignore"):  # beyond float32: inf, rounded down just below
+        down = threshold.astype(np.float32)
+    above = down > threshold
+    down[above] = np.nextafter(down[above], np.float32(-np.inf))
+    return down
 
 
 class AnomalyDetector:
@@ -378,11 +405,7 @@ class AnomalyDetector:
         n_cols = len(self.columns_)
         feature = f["feature"]
         children = (2 * f["children"]).reshape(-1)  # [2k]: comparison False, [2k + 1]: left
-        threshold = f["threshold"]
-        with np.errstate(over="ignore"):  # beyond float32: inf, rounded down just below
-            down = threshold.astype(np.float32)
-        above = down > threshold
-        down[above] = np.nextafter(down[above], np.float32(-np.inf))
+        down = _threshold_down(f["threshold"])
         walk = _RowWalk(
             columns=np.tile(np.asarray(self.columns_, dtype=np.intp), 2),
             missing_fill=np.repeat(np.array([-np.inf, np.inf], dtype=np.float32), n_cols),
@@ -397,7 +420,24 @@ class AnomalyDetector:
         return walk
 
     def _score_row(self, row: npt.NDArray[np.float64]) -> Vector:
-        """Score one row: all trees at once, one level per step (about 6 numpy calls each).
+        """Score one row through LightGBM's single-row C API (the forest as a LightGBM model).
+
+        Less than half the CPU time of the numpy walk (:meth:`_walk_row`, used when LightGBM
+        cannot be used): ~17 µs instead of ~37 µs for 100 trees of depth 8, most of it in
+        LightGBM's traversal. The same result bit for bit: the same float32 values, the same
+        comparisons, the leaf values added tree by tree (see :meth:`_lightgbm_model`).
+        """
+        native = self._native_row()
+        if native is None:
+            return self._walk_row(row)
+        # float32 like scikit-learn's input, then scaled exactly (a power of two) in float64.
+        values = np.multiply(row.take(native.columns).astype(np.float32), _SCALE, dtype=np.float64)
+        depth = native.predictor.raw_score(values)
+        # The same float64 operations as the numpy walk on its one-element sum.
+        return np.asarray(np.power(2.0, np.array([-(depth / self.denominator_)])), dtype=np.float64)
+
+    def _walk_row(self, row: npt.NDArray[np.float64]) -> Vector:
+        """Score one row in numpy: all trees at once, one level per step (about 6 calls each).
 
         About a third of the cost of :meth:`_score_chunk` on one row, and the same result
         bit for bit: the same float32 values, the same comparisons, the leaf values added
@@ -413,6 +453,136 @@ class AnomalyDetector:
         # Tree by tree like scikit-learn (np.cumsum adds left to right; np.sum is pairwise).
         depths = np.cumsum(w.leaf_value.take(node))[-1:]
         return np.asarray(2.0 ** (-(depths / self.denominator_)), dtype=np.float64)
+
+    def prepare_row_scoring(self) -> bool:
+        """Build the single-row predictor now (~35 ms) instead of on the first row scored.
+
+        Returns True when rows go through LightGBM, False when they use the numpy walk.
+        """
+        return self._native_row() is not None
+
+    def _native_row(self) -> _NativeRow | None:
+        """The single-row LightGBM predictor of the forest, built on first use.
+
+        ``None`` (numpy walk) without LightGBM's C API, or for a forest that LightGBM cannot
+        represent exactly (see :meth:`_lightgbm_model`). Two threads arriving together may
+        both build one; the spare is freed when dropped. Never pickled (rebuilt on first use).
+        """
+        cached: _NativeRow | bool | None = getattr(self, "_native", False)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
+        native: _NativeRow | None = None
+        text = self._lightgbm_model()  # BundleError on indices outside the forest
+        if text is not None:
+            try:
+                native = _NativeRow(
+                    predictor=_SingleRowPredictor(text),
+                    columns=np.asarray(self.columns_, dtype=np.intp),
+                )
+            except (ImportError, AttributeError) as exc:
+                log.info("isolation forest rows scored in numpy (%s)", exc)
+        self._native = native
+        return native
+
+    def _lightgbm_model(self) -> str | None:
+        """The forest in LightGBM's text format, with a raw score equal to the numpy walk's sum.
+
+        LightGBM sums the trees' leaf values in tree order from 0.0, like the walk; a tree
+        sends ``x`` left when ``x <= threshold`` (``decision_type`` 8: a missing type of NaN,
+        so NaN takes the node's default side, scikit-learn's ``missing_go_to_left``, bit 2).
+        The row is given as its float32 values and each threshold rounded down to float32,
+        as in :meth:`_row_walk`, both times ``2 ** 100`` in float64: exact (a power of two,
+        far from float64's limits), so every comparison is unchanged, and no nonzero value
+        lands within LightGBM's ``kZeroThreshold`` (1e-35) of zero, which its dense-row
+        reader turns into 0.0. Numbers are written with ``repr`` (shortest round trip;
+        ``inf`` and ``nan`` included), which LightGBM parses back exactly.
+
+        ``None`` when the arrays are not a forest of trees (each tree's nodes from its root
+        to the next root, every child after its parent, every node but the root the child of
+        exactly one) whose leaves are all within ``max_depth_`` levels (else the walk, which
+        stops after ``max_depth_`` levels, could end elsewhere).
+
+        Raises
+        ------
+        BundleError
+            Child, root or feature indices outside the forest (as :meth:`_flat`).
+        """
+        f = self._flat()
+        a = self.arrays_
+        n_nodes = a["left"].size
+        leaf = a["left"] == -1
+        left, right = f["children"][:, 1], f["children"][:, 0]
+        bounds = [*a["roots"].tolist(), n_nodes]
+        down = _threshold_down(f["threshold"]).astype(np.float64) * _SCALE
+        decision = np.where(f["missing_left"], _NAN_MISSING | _DEFAULT_LEFT, _NAN_MISSING)
+        trees: list[str] = []
+        for i, (start, end) in enumerate(itertools.pairwise(bounds)):
+            if end <= start:
+                return None
+            own = np.arange(start, end)
+            inner = own[~leaf[start:end]]
+            kids = np.concatenate([left[inner], right[inner]])
+            parents = np.concatenate([inner, inner])
+            if np.any((kids <= parents) | (kids >= end)) or not np.array_equal(
+                np.sort(kids), own[1:]
+            ):
+                return None
+            leaves = own[leaf[start:end]]
+            code = np.empty(end - start, dtype=np.int64)  # LightGBM's node numbers
+            code[inner - start] = np.arange(inner.size)
+            code[leaves - start] = ~np.arange(leaves.size)
+            trees.append(
+                _lightgbm_tree(
+                    i,
+                    split_feature=f["feature"][inner],
+                    threshold=down[inner],
+                    decision_type=decision[inner],
+                    left_child=code[left[inner] - start],
+                    right_child=code[right[inner] - start],
+                    leaf_value=np.asarray(a["leaf_value"][leaves], dtype=np.float64),
+                )
+            )
+        frontier = a["roots"].astype(np.intp)
+        for _ in range(self.max_depth_):  # the nodes max_depth_ levels down must be leaves
+            frontier = frontier[~leaf[frontier]]
+            if frontier.size == 0:
+                break
+            frontier = np.concatenate([left[frontier], right[frontier]])
+        if not np.all(leaf[frontier]):
+            return None
+        n_cols = len(self.columns_)
+        header = [
+            "tree",
+            "version=v4",
+            "num_class=1",
+            "num_tree_per_iteration=1",
+            "label_index=0",
+            f"max_feature_idx={n_cols - 1}",
+            "objective=regression",
+            "feature_names=" + " ".join(f"c{j}" for j in range(n_cols)),
+            "feature_infos=" + " ".join(["none"] * n_cols),
+            "tree_sizes=" + " ".join(str(len(t)) for t in trees),
+            "",
+            "",
+        ]
+        footer = [
+            "end of trees",
+            "",
+            "feature_importances:",
+            "",
+            "parameters:",
+            "end of parameters",
+            "",
+            "pandas_categorical:null",
+            "",
+        ]
+        return "\n".join(header) + "".join(trees) + "\n".join(footer)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The instance state without the native single-row predictor (rebuilt on first use)."""
+        state = self.__dict__.copy()
+        state.pop("_native", None)
+        return state
 
     # -- files ------------------------------------------------------------------------------
     def to_files(self) -> dict[str, bytes]:
@@ -467,3 +637,49 @@ class AnomalyDetector:
             if det.arrays_[key].size != n_nodes:
                 raise BundleError(f"{cls.__name__}: array {key!r} of {ARRAYS_FILE} has a bad size")
         return det
+
+
+def _lightgbm_tree(
+    index: int,
+    *,
+    split_feature: npt.NDArray[Any],
+    threshold: npt.NDArray[np.float64],
+    decision_type: npt.NDArray[Any],
+    left_child: npt.NDArray[Any],
+    right_child: npt.NDArray[Any],
+    leaf_value: npt.NDArray[np.float64],
+) -> str:
+    """One tree in LightGBM's text format (``Tree=i`` to the blank lines after it).
+
+    Internal nodes are numbered from 0 (the root), children ``< 0`` are ``~leaf``. Only the
+    fields prediction reads carry values; gains, weights and counts are zeros.
+    """
+
+    def ints(values: npt.NDArray[Any]) -> str:
+        return " ".join(str(int(v)) for v in values.tolist())
+
+    def floats(values: npt.NDArray[np.float64]) -> str:
+        return " ".join(repr(float(v)) for v in values.tolist())
+
+    n_inner, n_leaves = threshold.size, leaf_value.size
+    zeros_inner, zeros_leaves = " ".join(["0"] * n_inner), " ".join(["0"] * n_leaves)
+    lines = [
+        f"Tree={index}",
+        f"num_leaves={n_leaves}",
+        "num_cat=0",
+        f"split_feature={ints(split_feature)}",
+        f"split_gain={zeros_inner}",
+        f"threshold={floats(threshold)}",
+        f"decision_type={ints(decision_type)}",
+        f"left_child={ints(left_child)}",
+        f"right_child={ints(right_child)}",
+        f"leaf_value={floats(leaf_value)}",
+        f"leaf_weight={zeros_leaves}",
+        f"leaf_count={zeros_leaves}",
+        f"internal_value={zeros_inner}",
+        f"internal_weight={zeros_inner}",
+        f"internal_count={zeros_inner}",
+        "is_linear=0",
+        "shrinkage=1",
+    ]
+    return "\n".join(lines) + "\n\n\n"

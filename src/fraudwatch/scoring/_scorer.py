@@ -101,6 +101,8 @@ class Scorer:
         warm = getattr(bundle.model, "leaf_tables", None)
         if explain != "none" and explainer == "path" and callable(warm):
             warm()  # build the path tables now rather than on the first flagged transaction
+        if bundle.detector is not None:
+            bundle.detector.prepare_row_scoring()  # likewise the detector's one-row predictor
 
     @property
     def model_version(self) -> str:
