@@ -89,10 +89,10 @@ def test_square_is_kept_exactly(a: float) -> None:
 def test_event_values_cover_every_quantity() -> None:
     """Each running sum gets the documented value from one event."""
     unit = (0.5, -0.25, 0.75)
-    sums = ("amount", "located", "x", "y", "z", "under:5.0")
+    sums = ("amount", "count", "located", "x", "y", "z", "under:5.0")
     assert event_values(sums, 3.0, unit) == (
-        3.0, 0.0, 1.0, 0.0, 0.5, 0.0, -0.25, 0.0, 0.75, 0.0, 1.0, 0.0
+        3.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.5, 0.0, -0.25, 0.0, 0.75, 0.0, 1.0, 0.0
     )  # fmt: skip
     assert event_values(sums, 7.0, None) == (
-        7.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        7.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     )  # fmt: skip

@@ -101,6 +101,8 @@ def event_values(
     for name in sums:
         if name == "amount":
             out += (a, 0.0)
+        elif name == "count":
+            out += (1.0, 0.0)
         elif name == "amount2":
             out += two_prod(a, a)
         elif name == "located":

@@ -138,6 +138,7 @@ def _window_job(si: int, spec: EntitySpec, w: int, feats: list[Feature]) -> Job:
     Sums come from the store's running sums (two prefixes per window, O(1) whatever the
     number of events); ``distinct`` counts the values of the window's returned events.
     """
+    counts = [f.name for f in feats if f.kind == "count"]
     sums = [f.name for f in feats if f.kind == "sum"]
     means = [f.name for f in feats if f.kind == "mean"]
     ratios = [f.name for f in feats if f.kind == "ratio_to_mean"]
@@ -153,10 +154,10 @@ def _window_job(si: int, spec: EntitySpec, w: int, feats: list[Feature]) -> Job:
     usuals = [f.name for f in feats if f.kind == "km_usual"]
     names = [f.name for f in feats]
     need_total = bool(sums or means or ratios or zscores)
-    has_sums = need_total or bool(belows or usuals)
-    # positions in the store's answer: the window's count and its running sums
-    ni = spec.count_ranges.index((w, 0)) if has_sums else -1
+    has_sums = need_total or bool(belows or usuals or counts)
+    # positions in the store's answer: the window's running sums, and the count among them
     wi = 1 + spec.sum_windows.index(w) if has_sums else -1
+    kc = spec.sums.index("count") if has_sums else -1
     ka = 2 * spec.sums.index("amount") if need_total else -1
     k2 = 2 * spec.sums.index("amount2") if zscores else -1
     kl = spec.sums.index("located") if usuals else -1
@@ -170,9 +171,11 @@ def _window_job(si: int, spec: EntitySpec, w: int, feats: list[Feature]) -> Job:
                 out[name] = None
             return
         if has_sums:
-            n = s.counts[ni]
             end = s.sums[0]
             start = s.sums[wi]
+            n = round(window_value(end, start, kc))
+            for name in counts:
+                out[name] = float(n)
             if need_total:
                 hi1, lo1 = window(end[ka], end[ka + 1], start[ka], start[ka + 1])
                 total = hi1 + lo1
@@ -357,7 +360,10 @@ def compile_jobs(fs: FeatureSet, plan: StatePlan) -> list[Job]:
             own.append(f)
             continue
         si = plan.index(f.entity)
-        if f.kind in {"fraud_rate", "count"}:
+        spec = plan.specs[si]
+        if f.kind == "fraud_rate" or (
+            f.kind == "count" and (f.delay_us or f.window_us not in spec.sum_windows)
+        ):
             ranges.setdefault(si, []).append(f)
         elif f.kind in {"since_prev", "age", "novel", "km_prev", "speed_prev"}:
             last_seen.setdefault(si, []).append(f)

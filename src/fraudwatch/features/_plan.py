@@ -49,9 +49,9 @@ class EntitySpec:
     sums:
         Quantities kept as running sums over the entity's events, in double-double
         precision (see :mod:`fraudwatch.features._dd`): ``"amount"``, ``"amount2"`` (its
-        square), ``"located"`` (1 for located events), ``"x"``/``"y"``/``"z"`` (unit vector
-        of the location, 0 when not located) and ``"under:<threshold>"`` (1 for amounts
-        under it).
+        square), ``"count"`` (1 per event: a window's number of events), ``"located"`` (1
+        for located events), ``"x"``/``"y"``/``"z"`` (unit vector of the location, 0 when
+        not located) and ``"under:<threshold>"`` (1 for amounts under it).
     sum_windows:
         Windows (µs): for each, the running sums at the first event with ``ts > now - w`` are
         returned, so that window sums cost O(1) whatever the number of events.
@@ -150,7 +150,7 @@ def _spec(entity: str, feats: list[Feature]) -> EntitySpec:
             fields.append(str(f.value))
         elif f.kind in _SUM_KINDS:
             sum_windows.append(f.window_us)
-            counts.append((f.window_us, 0))  # the window's number of events
+            sums.append("count")  # the window's number of events
             if f.kind in {"sum", "mean", "ratio_to_mean"}:
                 sums.append("amount")
             elif f.kind == "zscore":
@@ -159,7 +159,10 @@ def _spec(entity: str, feats: list[Feature]) -> EntitySpec:
                 sums.append(f"under:{f.threshold!r}")
             else:
                 sums += ["located", "x", "y", "z"]
-        elif f.kind in {"count", "fraud_rate"}:
+    for f in feats:
+        if f.kind == "count" and not f.delay_us and f.window_us in sum_windows:
+            continue  # read from the running count with the window's sums
+        if f.kind in {"count", "fraud_rate"}:
             counts.append((f.window_us + f.delay_us, f.delay_us))
     label_feats = [f for f in feats if f.kind == "fraud_rate"]
     label_range = (

@@ -59,6 +59,8 @@ def _event_value_arrays(
     for name in spec.sums:
         if name == "amount":
             out.append((amount, zero))
+        elif name == "count":
+            out.append((np.ones(n), zero))
         elif name == "amount2":
             out.append(two_prod(amount, amount))
         elif name == "located":
