@@ -13,7 +13,9 @@ these keys (``<p>`` = prefix + plan id + entity + key):
   ``first``, ``last``, ``llt``/``lla``/``llo`` (time and place of the last located event);
 * ``<p>:f`` sorted set of fraud-labelled transaction ids, score = their timestamp, and
   ``<p>:k`` hash transaction id -> time the label became known;
-* ``<p>:s<i>`` (i = 1, 2, ...) sorted set value -> last time this entity used it (novelty).
+* ``<p>:s`` sorted set ``i \x1f value`` -> last time this entity used the value of its ``i``-th
+  last-seen name (i = 1, 2, ...: merchant, device...; novelty), one set for all of them so
+  that a transaction reads them with one ``ZMSCORE`` and writes them with one ``ZADD``.
 
 A window's sums are the difference of two running sums, so a read returns, per window, the
 running sums stored with the window's first event (one ``ZRANGE ... LIMIT 0 1``), not the
@@ -116,8 +118,7 @@ for b = 1, nb do
     a = a + 1
   end
   local ek, mk, fk, kk = base .. ':e', base .. ':m', base .. ':f', base .. ':k'
-  local sk = {}
-  for i = 1, ns do sk[i] = base .. ':s' .. i end
+  local sk = base .. ':s'
   local mvals = nil
   local none_later = false
   if do_read then
@@ -149,11 +150,12 @@ for b = 1, nb do
       for i = 1, 5 do m[i] = mvals[i] or '' end
     end
     local s = {}
-    for i = 1, ns do
-      if seen_vals[i] ~= '' then
-        s[i] = redis.call('ZSCORE', sk[i], seen_vals[i]) or ''
-      else
-        s[i] = ''
+    if ns > 0 then
+      local members = {}
+      for i = 1, ns do members[i] = i .. '\31' .. seen_vals[i] end
+      local got = redis.call('ZMSCORE', sk, unpack(members))
+      for i = 1, ns do
+        if seen_vals[i] ~= '' and got[i] then s[i] = got[i] else s[i] = '' end
       end
     end
     local sums = {}
@@ -251,12 +253,19 @@ for b = 1, nb do
       if #upd > 0 then redis.call('HSET', mk, unpack(upd)) end
     end
     if ret > 0 or meta then redis.call('PEXPIRE', mk, ttl_m) end
-    for i = 1, ns do
-      if seen_vals[i] ~= '' then
-        redis.call('ZADD', sk[i], 'GT', num(now), seen_vals[i])
-        redis.call('PEXPIRE', sk[i], ttl_m)
+    if ns > 0 then
+      local used = {}
+      for i = 1, ns do
+        if seen_vals[i] ~= '' then
+          used[#used + 1] = num(now)
+          used[#used + 1] = i .. '\31' .. seen_vals[i]
+        end
       end
-      if sweep then redis.call('ZREMRANGEBYSCORE', sk[i], '-inf', num(now - hor)) end
+      if #used > 0 then
+        redis.call('ZADD', sk, 'GT', unpack(used))
+        redis.call('PEXPIRE', sk, ttl_m)
+      end
+      if sweep then redis.call('ZREMRANGEBYSCORE', sk, '-inf', num(now - hor)) end
     end
   end
 end

@@ -298,11 +298,11 @@ class RedisStateStore:
                     pipe.pexpire(base + ":m", ttl_m)
                     pending += 2
                     flush()
-                seen: dict[tuple[str, int], dict[str, int]] = {}
+                seen: dict[str, dict[str, int]] = {}
                 for key, slot, value, ts in snapshot.iter_seen(si):
-                    seen.setdefault((key, slot), {})[value] = ts
-                for (key, slot), values in seen.items():
-                    skey = f"{self._base(plan, spec, key)}:s{slot + 1}"
+                    seen.setdefault(key, {})[f"{slot + 1}{SEP}{_encode(value)}"] = ts
+                for key, values in seen.items():
+                    skey = f"{self._base(plan, spec, key)}:s"
                     pipe.zadd(skey, values)
                     pipe.pexpire(skey, ttl_m)
                     pending += 2 + len(values)
