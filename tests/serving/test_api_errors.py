@@ -145,6 +145,16 @@ async def test_invalid_fields_are_422_naming_each(
     assert all(fields.values())
 
 
+async def test_timestamp_beyond_utc_range_is_422(
+    app_factory: Callable[..., FastAPI], fresh_tx: Tx
+) -> None:
+    """Check that a timestamp whose UTC instant is before year 1 is a 422, not a 500."""
+    async with running(app_factory()) as client:
+        r = await client.post("/v1/score", json=fresh_tx(timestamp="0001-01-01T00:00:01+03:00"))
+    assert r.status_code == 422
+    assert [f["field"] for f in r.json()["error"]["fields"]] == ["timestamp"]
+
+
 async def test_form_body_is_415(app_factory: Callable[..., FastAPI]) -> None:
     """Check that a form-encoded body is a 415 asking for JSON."""
     async with running(app_factory()) as client:

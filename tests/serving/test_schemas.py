@@ -127,6 +127,16 @@ def test_ipv6_is_normalised() -> None:
     assert tx.ip_address == "2001:db8::1"
 
 
+@pytest.mark.parametrize(
+    "stamp", ["0001-01-01T00:00:01+03:00", "9999-12-31T23:59:59-01:00"], ids=["before", "after"]
+)
+def test_timestamp_beyond_utc_range_is_refused(stamp: str) -> None:
+    """Check that a local time whose UTC instant is outside years 1-9999 names the field."""
+    assert "out of range" in problems({**BASE, "timestamp": stamp})["timestamp"]
+    aware = datetime.fromisoformat(stamp)
+    assert "out of range" in problems({**BASE, "timestamp": aware})["timestamp"]
+
+
 def test_boolean_timestamp_refused() -> None:
     """Check that true/false is not taken as epoch seconds."""
     assert "timestamp" in problems({**BASE, "timestamp": True})

@@ -96,6 +96,16 @@ _TX_EXAMPLE: dict[str, Any] = {
 }
 
 
+def _utc(value: datetime) -> datetime:
+    """``value`` in UTC; a local time whose UTC instant falls outside years 1-9999 is refused."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            "is out of range: in UTC it must fall between 0001-01-01 and 9999-12-31"
+        ) from None
+
+
 class TransactionIn(BaseModel):
     """One transaction to score, in the canonical schema."""
 
@@ -175,11 +185,11 @@ class TransactionIn(BaseModel):
                     "must be an ISO-8601 date-time with a time zone "
                     "(e.g. 2024-05-01T12:30:00Z) or epoch seconds"
                 ) from None
-            return parsed.astimezone(UTC)
+            return _utc(parsed)
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 raise ValueError("must carry a time zone, e.g. 2024-05-01T12:30:00Z")
-            return value.astimezone(UTC)
+            return _utc(value)
         raise ValueError("must be an ISO-8601 date-time with a time zone or epoch seconds")
 
     @field_validator("currency", "country")
