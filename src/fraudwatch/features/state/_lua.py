@@ -121,6 +121,11 @@ for b = 1, nb do
   local sk = base .. ':s'
   local mvals = nil
   local none_later = false
+  local total_text = nil -- the latest running sums as stored ('' = none yet), read once
+  local function latest()
+    if not total_text then total_text = redis.call('HGET', mk, 'p') or '' end
+    return total_text
+  end
   if do_read then
     local ev = {}
     if evw > 0 then
@@ -160,11 +165,9 @@ for b = 1, nb do
     end
     local sums = {}
     if kz > 0 then
-      local total = nil
       local function at(found)
         if #found > 0 then return (sums_of(found[1])) end
-        if not total then total = redis.call('HGET', mk, 'p') or '' end
-        return total
+        return latest()
       end
       local later = redis.call('ZRANGE', ek, '(' .. num(now), '+inf', 'BYSCORE', 'LIMIT', 0, 1)
       none_later = #later == 0
@@ -187,13 +190,13 @@ for b = 1, nb do
       local before = ''
       if kz > 0 then
         local v = parse(vals, kz)
-        local total = parse(redis.call('HGET', mk, 'p'), kz)
+        local total = latest()
         local later = {}
         if not none_later then
           later = redis.call('ZRANGE', ek, '(' .. num(now), '+inf', 'BYSCORE', 'WITHSCORES')
         end
         if #later == 0 then
-          before = fmt(total)
+          before = total -- stored as read: no conversion
         else
           -- a late event: it goes before these, whose running sums now include it
           before = (sums_of(later[1]))
@@ -206,7 +209,7 @@ for b = 1, nb do
               string.sub(m, 1, p1) .. fmt(ddadd(parse(pre, kz), v)) .. rest)
           end
         end
-        redis.call('HSET', mk, 'p', fmt(ddadd(total, v)))
+        redis.call('HSET', mk, 'p', fmt(ddadd(parse(total, kz), v)))
       end
       redis.call('ZADD', ek, num(now),
         string.format('%012d', seq) .. '\31' .. before .. '\31' .. payload)
