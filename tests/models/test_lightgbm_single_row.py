@@ -74,44 +74,34 @@ _value = st.one_of(
 _code = st.one_of(st.integers(-2, 40).map(float), st.just(float("nan")))
 
 
+@st.composite
+def _rows(draw: st.DrawFn, toy: Any) -> np.ndarray:
+    """One row: a validation row of the toy data, or random values (NaNs, any category code)."""
+    if draw(st.booleans()):
+        index = draw(st.integers(0, len(toy.x_val) - 1))
+        return np.asarray(toy.x_val[index : index + 1].copy())
+    numeric = draw(hnp.arrays(np.float64, 4, elements=_value))
+    return np.append(numeric, draw(_code))[None, :]
+
+
 @settings(max_examples=300, deadline=None)
-@given(
-    numeric=hnp.arrays(np.float64, 4, elements=_value),
-    code=_code,
-    take_toy=st.booleans(),
-    index=st.integers(0, 1499),
-)
+@given(data=st.data())
 def test_single_row_equals_generic_path(
-    model: LightGBMModel,
-    toy: Any,
-    numeric: np.ndarray,
-    code: float,
-    take_toy: bool,
-    index: int,
+    model: LightGBMModel, toy: Any, data: st.DataObject
 ) -> None:
     """Check that one row, NaNs and (unseen) category codes included, scores exactly alike."""
-    row = toy.x_val[index : index + 1].copy() if take_toy else np.append(numeric, code)[None, :]
+    row = data.draw(_rows(toy))
     assert fast(model, row) == generic(model, row)
     assert model.__dict__["_single"][1] is not None  # the fast path was taken
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    numeric=hnp.arrays(np.float64, 4, elements=_value),
-    code=_code,
-    take_toy=st.booleans(),
-    index=st.integers(0, 1499),
-)
+@given(data=st.data())
 def test_single_row_explanation_equals_generic_path(
-    model: LightGBMModel,
-    toy: Any,
-    numeric: np.ndarray,
-    code: float,
-    take_toy: bool,
-    index: int,
+    model: LightGBMModel, toy: Any, data: st.DataObject
 ) -> None:
     """Check that one row's leaves and path contributions (NaNs, unseen codes) are bit-identical."""
-    row = toy.x_val[index : index + 1].copy() if take_toy else np.append(numeric, code)[None, :]
+    row = data.draw(_rows(toy))
     single_row = model._single_row()
     assert single_row is not None
     leaves = single_row.leaf_indices(row)
