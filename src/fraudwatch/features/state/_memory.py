@@ -70,7 +70,8 @@ class _Reads:
 
     ``offsets`` are sorted and start with 0 (``now`` itself); counts are differences of two
     offsets' positions, window sums read the prefixes at ``sums``' offsets and returned
-    events start at ``events``' offset.
+    events start at ``events``' offset. ``width`` is the length of one event's row of running
+    sums (0: the spec keeps none).
     """
 
     __slots__ = ("events", "offsets", "pairs", "sums", "width")
@@ -283,7 +284,7 @@ class MemoryStateStore:
                         ent.pre.extend(ent.total)
                         ent.total = dd_add(ent.total, er.sums)
                 else:
-                    _insert(ent, bisect_right(ts, now), now, er, 2 * len(spec.sums))
+                    _insert(ent, bisect_right(ts, now), now, er, st.reads[i].width)
                 cut = now - spec.retention_us
                 if ts[0] <= cut:
                     k = bisect_right(ts, cut)
@@ -291,7 +292,7 @@ class MemoryStateStore:
                     for col in ent.cols:
                         del col[:k]
                     if spec.sums:
-                        del ent.pre[: k * 2 * len(spec.sums)]
+                        del ent.pre[: k * st.reads[i].width]
                 if ent.frauds and ent.frauds[0][0] <= cut:
                     del ent.frauds[: bisect_right(ent.frauds, cut, key=_TS)]
             if spec.meta:
