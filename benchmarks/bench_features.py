@@ -55,6 +55,7 @@ def dataset(rows: int, cache: Path) -> Path:
         days = 60
         customers = max(50, int(rows / (1.5 * days)))
         df = simulate(SimulationConfig(customers=customers, days=days, seed=7))
+        cache.mkdir(parents=True, exist_ok=True)
         df.head(rows).write_parquet(path)
     return path
 
