@@ -8,6 +8,7 @@ import statistics
 import threading
 from datetime import timedelta
 
+import polars as pl
 import pytest
 from feat_streams import T0, StoreFactory, frame, mismatches, random_stream, tx
 
@@ -184,6 +185,28 @@ def test_snapshot_starts_the_executor_warm(store: StateStore) -> None:
     store.load_snapshot(build_snapshot(fs, history))
     online = OnlineExecutor(fs, store).replay(new)
     assert mismatches(fs, compute_batch(fs, new, history=history), online) == []
+
+
+def test_snapshot_keeps_keys_with_separator_characters(store: StateStore) -> None:
+    """Check that ids holding the Redis store's separator characters load and read back."""
+    fs = default_feature_set()
+    data = (
+        random_stream(12, 300)
+        .sort("timestamp")
+        .with_columns(
+            pl.concat_str(pl.col("card_id"), pl.lit("\x1e\x1d")),
+            pl.concat_str(pl.col("terminal_id"), pl.lit("\x1c")),
+            pl.concat_str(pl.col("transaction_id"), pl.lit("\x1f\x1d")),
+        )
+    )
+    history, new = data.head(200), data.tail(100)
+    store.load_snapshot(build_snapshot(fs, history))
+    ex = OnlineExecutor(fs, store)
+    online = ex.replay(new)
+    assert mismatches(fs, compute_batch(fs, new, history=history), online) == []
+    frauds = history.filter(pl.col("is_fraud") == 1)["transaction_id"].to_list()
+    known = history["timestamp"].max() + timedelta(days=30)
+    assert all(ex.add_label(t, 0, known) for t in frauds[:3])
 
 
 def test_clear_forgets_everything(store: StateStore) -> None:

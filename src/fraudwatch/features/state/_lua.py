@@ -25,11 +25,13 @@ last-seen values on every 32nd event of an entity (they are filtered out on read
 results never depend on it).
 
 ``LABEL`` applies a late label through the transaction index hash written by ``STEP``.
+``LOAD_EVENTS`` and ``LOAD_HASHES`` write the events and hashes (last-seen facts, the
+transaction index) of many entities or transactions at once when a snapshot is loaded.
 """
 
 from __future__ import annotations
 
-__all__ = ["LABEL", "STEP"]
+__all__ = ["LABEL", "LOAD_EVENTS", "LOAD_HASHES", "STEP"]
 
 STEP = r"""
 local function num(x) return string.format('%.0f', x) end
@@ -304,4 +306,36 @@ for _, v in ipairs(targets) do
   end
 end
 return 1
+"""
+
+LOAD_EVENTS = r"""
+-- ARGV: event TTL (ms), meta TTL (ms), then records, each ending with \29: the entity's key
+-- base, its event count, its running sums after the last event and (score, member) pairs,
+-- every item ending with \30
+local ttl_e, ttl_m = ARGV[1], ARGV[2]
+for record in string.gmatch(ARGV[3], '([^\29]*)\29') do
+  local it = {}
+  for item in string.gmatch(record, '([^\30]*)\30') do it[#it + 1] = item end
+  local ek, mk = it[1] .. ':e', it[1] .. ':m'
+  for i = 4, #it, 1000 do
+    redis.call('ZADD', ek, unpack(it, i, math.min(i + 999, #it)))
+  end
+  redis.call('PEXPIRE', ek, ttl_e)
+  redis.call('HSET', mk, 'n', it[2], 'p', it[3])
+  redis.call('PEXPIRE', mk, ttl_m)
+end
+return 0
+"""
+
+LOAD_HASHES = r"""
+-- ARGV: TTL (ms), then records, each ending with \29: a key and its (field, value) pairs,
+-- every item ending with \30
+local ttl = ARGV[1]
+for record in string.gmatch(ARGV[2], '([^\29]*)\29') do
+  local it = {}
+  for item in string.gmatch(record, '([^\30]*)\30') do it[#it + 1] = item end
+  redis.call('HSET', it[1], unpack(it, 2))
+  redis.call('PEXPIRE', it[1], ttl)
+end
+return 0
 """

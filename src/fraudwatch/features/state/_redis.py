@@ -12,15 +12,18 @@ key carries a TTL (retention or horizon) so idle entities disappear.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING, cast
+
+import polars as pl
 
 from fraudwatch.errors import StateStoreError
 from fraudwatch.features._dd import zero_prefix
 from fraudwatch.features._plan import EntitySpec, StatePlan
 from fraudwatch.features.state._base import EntityState, Field, States, TxRequest
-from fraudwatch.features.state._lua import LABEL, STEP
+from fraudwatch.features.state._lua import LABEL, LOAD_EVENTS, LOAD_HASHES, STEP
+from fraudwatch.features.state._snapshot import field_column
 
 if TYPE_CHECKING:
     from redis.typing import EncodableT, FieldT
@@ -98,6 +101,26 @@ def _decode_columns(members: list[str], n_fields: int) -> list[list[str | None]]
     return [[t or None for t in c] if "" in c else list(c) for c in columns]
 
 
+def _text(column: pl.Expr) -> pl.Expr:
+    """:func:`_encode` of a text column."""
+    return column.cast(pl.String).fill_null("").str.replace_all("[\x1c-\x1f]", "?")
+
+
+def _chunks(records: pl.DataFrame) -> Iterator[tuple[str, int]]:
+    """The ``record`` texts of ``records`` joined into loader payloads of about :data:`_CHUNK`
+    items (``n`` per record), with their item counts."""
+    chunk: list[str] = []
+    count = 0
+    for n, record in records.select("n", "record").iter_rows():
+        chunk.append(record)
+        count += n
+        if count >= _CHUNK:
+            yield "".join(chunk), count
+            chunk, count = [], 0
+    if chunk:
+        yield "".join(chunk), count
+
+
 def _sums_text(sums: Sequence[float]) -> str:
     """Running sums as the script stores them (exact round trip)."""
     return ",".join(map(repr, sums))
@@ -136,6 +159,8 @@ class RedisStateStore:
         self._client = redis.Redis.from_url(url, decode_responses=True)
         self._step = self._client.register_script(STEP)
         self._label = self._client.register_script(LABEL)
+        self._load_events = self._client.register_script(LOAD_EVENTS)
+        self._load_hashes = self._client.register_script(LOAD_HASHES)
         self._args: dict[str, list[_SpecArgs]] = {}
 
     def __repr__(self) -> str:
@@ -143,10 +168,10 @@ class RedisStateStore:
 
     # ------------------------------------------------------------------ keys
     def _base(self, plan: StatePlan, spec: EntitySpec, key: str) -> str:
-        return f"{self.prefix}{plan.id}:{spec.entity}:{key}"
+        return f"{self.prefix}{plan.id}:{spec.entity}:{key.translate(_CONTROL)}"
 
     def _index_key(self, plan: StatePlan, tx_id: str) -> str:
-        return f"{self.prefix}{plan.id}:tx:{tx_id}"
+        return f"{self.prefix}{plan.id}:tx:{tx_id.translate(_CONTROL)}"
 
     def _spec_args(self, plan: StatePlan) -> list[_SpecArgs]:
         got = self._args.get(plan.id)
@@ -173,7 +198,7 @@ class RedisStateStore:
             if er.key is None:
                 continue
             present += 1
-            body.append(self._base(plan, sa.spec, er.key.translate(_CONTROL)))
+            body.append(self._base(plan, sa.spec, er.key))
             body.append(sa.head)
             body.append(SEP.join([_encode(v) for v in er.fields]) if req.write else "")
             body.append(_sums_text(er.sums) if req.write else "")
@@ -249,6 +274,62 @@ class RedisStateStore:
             raise StateStoreError(f"Redis state store at {self.url} failed: {exc}") from exc
         return bool(found)
 
+    def _event_payloads(
+        self, plan: StatePlan, snapshot: StateSnapshot, si: int
+    ) -> Iterator[tuple[str, int]]:
+        """Spec ``si``'s snapshot events as :data:`LOAD_EVENTS` payloads, with their event counts.
+
+        The members are built column-wise (polars), byte for byte what :data:`STEP` stores,
+        except that floats are written in their shortest exact form, which reads back the same.
+        """
+        spec = plan.specs[si]
+        df = snapshot.events(si)
+        if not df.height:
+            return
+        sums = snapshot.event_sums(si, df)
+        if sums.shape[1]:
+            text = pl.DataFrame({str(j): sums[:, j] for j in range(sums.shape[1])}).select(
+                pl.concat_str(pl.all().cast(pl.String), separator=",")
+            )
+            sums_text = text.to_series()
+        else:
+            sums_text = pl.Series([""] * (df.height + 1), dtype=pl.String)
+        fields = [_text(pl.col(field_column(f))) for f in spec.fields] or [pl.lit("")]
+        base = f"{self.prefix}{plan.id}:{spec.entity}:"
+        records = (
+            df.select("key", "ts", *(field_column(f) for f in spec.fields))
+            .with_columns(before=sums_text.head(df.height), after=sums_text.tail(df.height))
+            .with_columns(seq=pl.int_range(1, pl.len() + 1).over("key"))
+            .select(
+                "key",
+                "after",
+                item=pl.concat_str(
+                    pl.col("ts").cast(pl.String),
+                    pl.concat_str(
+                        pl.col("seq").cast(pl.String).str.zfill(12),
+                        pl.col("before"),
+                        *fields,
+                        separator=SEP,
+                    ),
+                    separator=RS,
+                ),
+            )
+            .group_by("key", maintain_order=True)
+            .agg(n=pl.len(), after=pl.col("after").last(), items=pl.col("item").str.join(RS))
+            .select(
+                "n",
+                record=pl.concat_str(
+                    pl.lit(base) + _text(pl.col("key")),
+                    pl.col("n").cast(pl.String),
+                    pl.col("after"),
+                    pl.col("items"),
+                    pl.lit(GS),
+                    separator=RS,
+                ),
+            )
+        )
+        yield from _chunks(records)
+
     def load_snapshot(self, snapshot: StateSnapshot) -> None:
         """Replace the snapshot's plan state by its content (pipelined, in chunks)."""
         plan = snapshot.plan
@@ -267,36 +348,40 @@ class RedisStateStore:
         try:
             for si, spec in enumerate(plan.specs):
                 ttl_e, ttl_m = args[si].ttls
-                # one ZADD per sorted set with all its members, not one per event
-                events: dict[str, dict[str, int]] = {}
-                totals: dict[str, str] = {}
-                for key, ts, fields, before, after in snapshot.iter_events(si):
-                    members = events.setdefault(key, {})
-                    member = f"{len(members) + 1:012d}{SEP}{_sums_text(before)}{SEP}" + SEP.join(
-                        _encode(v) for v in fields
-                    )
-                    members[member] = ts
-                    totals[key] = _sums_text(after)
-                for key, members in events.items():
-                    base = self._base(plan, spec, key)
-                    pipe.zadd(base + ":e", members)
-                    pipe.pexpire(base + ":e", ttl_e)
-                    pipe.hset(base + ":m", mapping={"n": len(members), "p": totals[key]})
-                    pipe.pexpire(base + ":m", ttl_m)
-                    pending += 4 + len(members)
+                for payload, count in self._event_payloads(plan, snapshot, si):
+                    self._load_events(args=[ttl_e, ttl_m, payload], client=pipe)
+                    pending += count
                     flush()
-                del events
-                for key, first, last, loc in snapshot.iter_meta(si):
-                    base = self._base(plan, spec, key)
-                    mapping: dict[FieldT, EncodableT] = {
-                        "first": str(first),
-                        "last": str(last),
-                    }
-                    if loc is not None:
-                        mapping.update(llt=str(loc[0]), lla=repr(loc[1]), llo=repr(loc[2]))
-                    pipe.hset(base + ":m", mapping=mapping)
-                    pipe.pexpire(base + ":m", ttl_m)
-                    pending += 2
+                meta = snapshot.tables["meta"].filter(pl.col("spec") == si)
+                located = pl.col("loc_ts").is_not_null()
+                hashes = meta.select(
+                    n=pl.lit(1),
+                    record=pl.concat_str(
+                        pl.lit(self._base(plan, spec, "")) + _text(pl.col("key")) + ":m",
+                        pl.lit("first"),
+                        pl.col("first").cast(pl.String),
+                        pl.lit("last"),
+                        pl.col("last").cast(pl.String),
+                        *(
+                            pl.when(located).then(
+                                pl.concat_str(
+                                    pl.lit(name), pl.col(col).cast(pl.String), separator=RS
+                                )
+                            )
+                            for name, col in (
+                                ("llt", "loc_ts"),
+                                ("lla", "loc_lat"),
+                                ("llo", "loc_lon"),
+                            )
+                        ),
+                        pl.lit(GS),
+                        separator=RS,
+                        ignore_nulls=True,
+                    ),
+                )
+                for payload, count in _chunks(hashes):
+                    self._load_hashes(args=[ttl_m, payload], client=pipe)
+                    pending += count
                     flush()
                 seen: dict[str, dict[str, int]] = {}
                 for key, slot, value, ts in snapshot.iter_seen(si):
@@ -322,18 +407,31 @@ class RedisStateStore:
                     pending += 4 + 2 * len(by_ts)
                     flush()
             ittl = plan.label_retention_us // 1000 + _TTL_SLACK_MS
-            for tx_id, ts, keys in snapshot.iter_index():
-                index: dict[FieldT, EncodableT] = {"ts": str(ts)}
-                for si, (spec, tx_key) in enumerate(zip(plan.specs, keys, strict=True)):
-                    if tx_key is not None and spec.labels:
-                        base = self._base(plan, spec, tx_key)
-                        index[f"L{si}"] = SEP.join(
-                            [base + ":f", base + ":k", str(args[si].ttls[0])]
-                        )
-                ikey = self._index_key(plan, tx_id)
-                pipe.hset(ikey, mapping=index)
-                pipe.pexpire(ikey, ittl)
-                pending += 2
+            index = snapshot.tables["index"]
+            fragments = []
+            for si, spec in enumerate(plan.specs):
+                if not spec.labels:
+                    continue
+                base = pl.lit(self._base(plan, spec, "")) + _text(pl.col(f"k{si}"))
+                value = pl.concat_str(
+                    base + ":f", base + ":k", pl.lit(str(args[si].ttls[0])), separator=SEP
+                )
+                fragments.append(pl.concat_str(pl.lit(f"L{si}"), value, separator=RS))
+            hashes = index.select(
+                n=pl.lit(1),
+                record=pl.concat_str(
+                    pl.lit(self._index_key(plan, "")) + _text(pl.col("tx_id")),
+                    pl.lit("ts"),
+                    pl.col("ts").cast(pl.String),
+                    *fragments,
+                    pl.lit(GS),
+                    separator=RS,
+                    ignore_nulls=True,
+                ),
+            )
+            for payload, count in _chunks(hashes):
+                self._load_hashes(args=[ittl, payload], client=pipe)
+                pending += count
                 flush()
             flush(force=True)
         except self._redis.RedisError as exc:

@@ -34,7 +34,8 @@ _VERSION: Final = 2
 _TABLES: Final = ("events", "meta", "seen", "frauds", "index")
 
 
-def _field_column(name: str) -> str:
+def field_column(name: str) -> str:
+    """The events table's column of field ``name``."""
     return f"f_{name}"
 
 
@@ -160,27 +161,38 @@ class StateSnapshot:
         return cls(plan, str(manifest["feature_set_hash"]), int(manifest["as_of"]), tables)
 
     # ------------------------------------------------------------------ reading for stores
+    def events(self, si: int) -> pl.DataFrame:
+        """Spec ``si``'s rows of the events table: grouped by key, in time order within one."""
+        return self.tables["events"].filter(pl.col("spec") == si)
+
+    def event_sums(self, si: int, events: pl.DataFrame | None = None) -> npt.NDArray[np.float64]:
+        """The running sums of spec ``si``'s events: row ``i`` before event ``i``, plus a last
+        row after the last event; flat ``(hi, lo)`` pairs (no columns when the spec keeps none).
+
+        The sums run over the whole table, whose events are grouped by key: differences within
+        one key are that key's window sums, which is all a store reads. ``events`` is
+        :meth:`events` of ``si`` when the caller already holds it.
+        """
+        spec = self.plan.specs[si]
+        df = self.events(si) if events is None else events
+        if not spec.sums:
+            return np.zeros((df.height + 1, 0))
+        parts = []
+        for hi, lo in _event_value_arrays(spec, df):
+            pre = DDPrefix.of(hi, lo)
+            parts += [pre.hi, pre.lo]
+        return np.column_stack(parts)
+
     def iter_events(
         self, si: int
     ) -> Iterator[tuple[str, int, tuple[Any, ...], tuple[float, ...], tuple[float, ...]]]:
-        """``(key, ts, fields, sums before, sums after)`` of spec ``si``'s events, in time order.
-
-        The running sums (flat ``(hi, lo)`` pairs, empty when the spec keeps none) run over
-        the whole table, whose events are grouped by key: differences within one key are
-        that key's window sums, which is all a store reads.
-        """
+        """``(key, ts, fields, sums before, sums after)`` of spec ``si``'s events, in time order
+        (the running sums of :meth:`event_sums`)."""
         spec = self.plan.specs[si]
-        df = self.tables["events"].filter(pl.col("spec") == si)
+        df = self.events(si)
         cols = [df["key"].to_list(), df["ts"].to_list()]
-        cols += [df[_field_column(f)].to_list() for f in spec.fields]
-        if spec.sums:
-            parts = []
-            for hi, lo in _event_value_arrays(spec, df):
-                pre = DDPrefix.of(hi, lo)
-                parts += [pre.hi, pre.lo]
-            sums = list(map(tuple, np.column_stack(parts).tolist()))
-        else:
-            sums = [()] * (df.height + 1)
+        cols += [df[field_column(f)].to_list() for f in spec.fields]
+        sums = list(map(tuple, self.event_sums(si, df).tolist()))
         for i, row in enumerate(zip(*cols, strict=True)):
             yield row[0], row[1], tuple(row[2:]), sums[i], sums[i + 1]
 
@@ -293,7 +305,7 @@ def build_snapshot(fs: FeatureSet, history: pl.DataFrame | pl.LazyFrame) -> Stat
                     v = ctx.unit_vectors()["xyz".index(name)][idx.rows[sel]]
                     cols[_input_column(name)] = pl.Series(np.where(loc, v, np.nan)).fill_nan(None)
             for name in spec.fields:
-                cols[_field_column(name)] = _value_series(ctx, name).gather(rows.gather(sel))
+                cols[field_column(name)] = _value_series(ctx, name).gather(rows.gather(sel))
             events.append(pl.DataFrame(cols))
             if spec.labels:
                 fsel = sel[fraud[idx.rows[sel]]]
@@ -418,7 +430,7 @@ def _events_schema(plan: StatePlan) -> dict[str, pl.DataType]:
         for name in _inputs(spec):
             schema[_input_column(name)] = pl.Float64()
         for name in spec.fields:
-            schema[_field_column(name)] = pl.String()
+            schema[field_column(name)] = pl.String()
     return schema
 
 
