@@ -412,11 +412,11 @@ class RedisStateStore:
             for si, spec in enumerate(plan.specs):
                 if not spec.labels:
                     continue
-                base = pl.lit(self._base(plan, spec, "")) + _text(pl.col(f"k{si}"))
-                value = pl.concat_str(
-                    base + ":f", base + ":k", pl.lit(str(args[si].ttls[0])), separator=SEP
+                key_base = pl.lit(self._base(plan, spec, "")) + _text(pl.col(f"k{si}"))
+                target = pl.concat_str(
+                    key_base + ":f", key_base + ":k", pl.lit(str(args[si].ttls[0])), separator=SEP
                 )
-                fragments.append(pl.concat_str(pl.lit(f"L{si}"), value, separator=RS))
+                fragments.append(pl.concat_str(pl.lit(f"L{si}"), target, separator=RS))
             hashes = index.select(
                 n=pl.lit(1),
                 record=pl.concat_str(
