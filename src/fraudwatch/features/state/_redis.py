@@ -295,7 +295,6 @@ class RedisStateStore:
         else:
             sums_text = pl.Series([""] * (df.height + 1), dtype=pl.String)
         fields = [_text(pl.col(field_column(f))) for f in spec.fields] or [pl.lit("")]
-        base = f"{self.prefix}{plan.id}:{spec.entity}:"
         records = (
             df.select("key", "ts", *(field_column(f) for f in spec.fields))
             .with_columns(before=sums_text.head(df.height), after=sums_text.tail(df.height))
@@ -319,7 +318,7 @@ class RedisStateStore:
             .select(
                 "n",
                 record=pl.concat_str(
-                    pl.lit(base) + _text(pl.col("key")),
+                    pl.lit(self._base(plan, spec, "")) + _text(pl.col("key")),
                     pl.col("n").cast(pl.String),
                     pl.col("after"),
                     pl.col("items"),
