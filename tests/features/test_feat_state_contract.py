@@ -205,6 +205,7 @@ def test_snapshot_keeps_keys_with_separator_characters(store: StateStore) -> Non
     online = ex.replay(new)
     assert mismatches(fs, compute_batch(fs, new, history=history), online) == []
     frauds = history.filter(pl.col("is_fraud") == 1)["transaction_id"].to_list()
+    assert frauds, "the stream must hold labelled transactions for the index check"
     known = history["timestamp"].max() + timedelta(days=30)
     assert all(ex.add_label(t, 0, known) for t in frauds[:3])
 

@@ -26,6 +26,7 @@ from fraudwatch.features.state._lua import LABEL, LOAD_EVENTS, LOAD_HASHES, STEP
 from fraudwatch.features.state._snapshot import field_column
 
 if TYPE_CHECKING:
+    from redis.commands.core import Script
     from redis.typing import EncodableT, FieldT
 
     from fraudwatch.features.state._snapshot import StateSnapshot
@@ -119,6 +120,15 @@ def _chunks(records: pl.DataFrame) -> Iterator[tuple[str, int]]:
             chunk, count = [], 0
     if chunk:
         yield "".join(chunk), count
+
+
+def _hash_records(frame: pl.DataFrame, key: pl.Expr, fields: list[pl.Expr]) -> pl.DataFrame:
+    """:data:`LOAD_HASHES` records of ``frame``'s rows: ``key`` and its ``field RS value``
+    pairs (a null pair is left out), one item each (``n``)."""
+    return frame.select(
+        n=pl.lit(1),
+        record=pl.concat_str(key, *fields, pl.lit(GS), separator=RS, ignore_nulls=True),
+    )
 
 
 def _sums_text(sums: Sequence[float]) -> str:
@@ -274,18 +284,15 @@ class RedisStateStore:
             raise StateStoreError(f"Redis state store at {self.url} failed: {exc}") from exc
         return bool(found)
 
-    def _event_payloads(
-        self, plan: StatePlan, snapshot: StateSnapshot, si: int
-    ) -> Iterator[tuple[str, int]]:
-        """Spec ``si``'s snapshot events as :data:`LOAD_EVENTS` payloads, with their event counts.
+    def _event_records(self, plan: StatePlan, snapshot: StateSnapshot, si: int) -> pl.DataFrame:
+        """Spec ``si``'s snapshot events as :data:`LOAD_EVENTS` records, one per entity, with
+        their event counts (``n``).
 
         The members are built column-wise (polars), byte for byte what :data:`STEP` stores,
         except that floats are written in their shortest exact form, which reads back the same.
         """
         spec = plan.specs[si]
         df = snapshot.events(si)
-        if not df.height:
-            return
         sums = snapshot.event_sums(si, df)
         if sums.shape[1]:
             text = pl.DataFrame({str(j): sums[:, j] for j in range(sums.shape[1])}).select(
@@ -293,9 +300,9 @@ class RedisStateStore:
             )
             sums_text = text.to_series()
         else:
-            sums_text = pl.Series([""] * (df.height + 1), dtype=pl.String)
+            sums_text = pl.repeat("", df.height + 1, dtype=pl.String, eager=True)
         fields = [_text(pl.col(field_column(f))) for f in spec.fields] or [pl.lit("")]
-        records = (
+        return (
             df.select("key", "ts", *(field_column(f) for f in spec.fields))
             .with_columns(before=sums_text.head(df.height), after=sums_text.tail(df.height))
             .with_columns(seq=pl.int_range(1, pl.len() + 1).over("key"))
@@ -327,7 +334,41 @@ class RedisStateStore:
                 ),
             )
         )
-        yield from _chunks(records)
+
+    def _meta_records(self, plan: StatePlan, snapshot: StateSnapshot, si: int) -> pl.DataFrame:
+        """Spec ``si``'s last-seen facts (first, last, last location) as hash records."""
+        located = pl.col("loc_ts").is_not_null()
+        places = (("llt", "loc_ts"), ("lla", "loc_lat"), ("llo", "loc_lon"))
+        return _hash_records(
+            snapshot.tables["meta"].filter(pl.col("spec") == si),
+            pl.lit(self._base(plan, plan.specs[si], "")) + _text(pl.col("key")) + ":m",
+            [
+                pl.concat_str(pl.lit("first"), pl.col("first").cast(pl.String), separator=RS),
+                pl.concat_str(pl.lit("last"), pl.col("last").cast(pl.String), separator=RS),
+                *(
+                    pl.when(located).then(
+                        pl.concat_str(pl.lit(name), pl.col(col).cast(pl.String), separator=RS)
+                    )
+                    for name, col in places
+                ),
+            ],
+        )
+
+    def _index_records(self, plan: StatePlan, snapshot: StateSnapshot) -> pl.DataFrame:
+        """The transaction index (time, and where each labelled entity keeps its labels) as
+        hash records, as :data:`STEP` writes it."""
+        fields = [pl.concat_str(pl.lit("ts"), pl.col("ts").cast(pl.String), separator=RS)]
+        for si, (spec, sa) in enumerate(zip(plan.specs, self._spec_args(plan), strict=True)):
+            if not spec.labels:
+                continue
+            base = pl.lit(self._base(plan, spec, "")) + _text(pl.col(f"k{si}"))
+            target = pl.concat_str(base + ":f", base + ":k", pl.lit(str(sa.ttls[0])), separator=SEP)
+            fields.append(pl.concat_str(pl.lit(f"L{si}"), target, separator=RS))
+        return _hash_records(
+            snapshot.tables["index"],
+            pl.lit(self._index_key(plan, "")) + _text(pl.col("tx_id")),
+            fields,
+        )
 
     def load_snapshot(self, snapshot: StateSnapshot) -> None:
         """Replace the snapshot's plan state by its content (pipelined, in chunks)."""
@@ -344,44 +385,19 @@ class RedisStateStore:
                 pipe = self._client.pipeline(transaction=False)
                 pending = 0
 
+        def load(script: Script, head: list[EncodableT], records: pl.DataFrame) -> None:
+            """Queue ``records`` (``n``, ``record``) as payloads of a loader script."""
+            nonlocal pending
+            for payload, count in _chunks(records):
+                script(args=[*head, payload], client=pipe)
+                pending += count
+                flush()
+
         try:
             for si, spec in enumerate(plan.specs):
                 ttl_e, ttl_m = args[si].ttls
-                for payload, count in self._event_payloads(plan, snapshot, si):
-                    self._load_events(args=[ttl_e, ttl_m, payload], client=pipe)
-                    pending += count
-                    flush()
-                meta = snapshot.tables["meta"].filter(pl.col("spec") == si)
-                located = pl.col("loc_ts").is_not_null()
-                hashes = meta.select(
-                    n=pl.lit(1),
-                    record=pl.concat_str(
-                        pl.lit(self._base(plan, spec, "")) + _text(pl.col("key")) + ":m",
-                        pl.lit("first"),
-                        pl.col("first").cast(pl.String),
-                        pl.lit("last"),
-                        pl.col("last").cast(pl.String),
-                        *(
-                            pl.when(located).then(
-                                pl.concat_str(
-                                    pl.lit(name), pl.col(col).cast(pl.String), separator=RS
-                                )
-                            )
-                            for name, col in (
-                                ("llt", "loc_ts"),
-                                ("lla", "loc_lat"),
-                                ("llo", "loc_lon"),
-                            )
-                        ),
-                        pl.lit(GS),
-                        separator=RS,
-                        ignore_nulls=True,
-                    ),
-                )
-                for payload, count in _chunks(hashes):
-                    self._load_hashes(args=[ttl_m, payload], client=pipe)
-                    pending += count
-                    flush()
+                load(self._load_events, [ttl_e, ttl_m], self._event_records(plan, snapshot, si))
+                load(self._load_hashes, [ttl_m], self._meta_records(plan, snapshot, si))
                 seen: dict[str, dict[str, int]] = {}
                 for key, slot, value, ts in snapshot.iter_seen(si):
                     seen.setdefault(key, {})[f"{slot + 1}{SEP}{_encode(value)}"] = ts
@@ -406,32 +422,7 @@ class RedisStateStore:
                     pending += 4 + 2 * len(by_ts)
                     flush()
             ittl = plan.label_retention_us // 1000 + _TTL_SLACK_MS
-            index = snapshot.tables["index"]
-            fragments = []
-            for si, spec in enumerate(plan.specs):
-                if not spec.labels:
-                    continue
-                key_base = pl.lit(self._base(plan, spec, "")) + _text(pl.col(f"k{si}"))
-                target = pl.concat_str(
-                    key_base + ":f", key_base + ":k", pl.lit(str(args[si].ttls[0])), separator=SEP
-                )
-                fragments.append(pl.concat_str(pl.lit(f"L{si}"), target, separator=RS))
-            hashes = index.select(
-                n=pl.lit(1),
-                record=pl.concat_str(
-                    pl.lit(self._index_key(plan, "")) + _text(pl.col("tx_id")),
-                    pl.lit("ts"),
-                    pl.col("ts").cast(pl.String),
-                    *fragments,
-                    pl.lit(GS),
-                    separator=RS,
-                    ignore_nulls=True,
-                ),
-            )
-            for payload, count in _chunks(hashes):
-                self._load_hashes(args=[ittl, payload], client=pipe)
-                pending += count
-                flush()
+            load(self._load_hashes, [ittl], self._index_records(plan, snapshot))
             flush(force=True)
         except self._redis.RedisError as exc:
             raise StateStoreError(f"Redis state store at {self.url} failed: {exc}") from exc
