@@ -12,14 +12,22 @@ Two modes:
 * **closed** loop: ``connections`` clients each send the next request as soon as the previous
   answer arrives; gives the maximum throughput.
 
+The generator's own garbage collector is off while a run lasts (:func:`_collector_off`): a
+run keeps tens of thousands of tasks and latencies alive, so a full collection in this
+process took 86-119 ms at 1,000 req/s (measured with ``gc.callbacks``), and every request due
+meanwhile was charged to the server as a stall it did not cause.
+
 Only 127.0.0.1 is allowed; runs are bounded by a request count and a duration.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["LoadResult", "build_request", "run_closed", "run_paced"]
@@ -97,6 +105,19 @@ class _Conn:
         self.writer.close()
 
 
+@contextlib.asynccontextmanager
+async def _collector_off() -> AsyncIterator[None]:
+    """Collect once, then keep this process's garbage collector off until the run ends."""
+    was_on = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 async def _open(port: int) -> _Conn:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     return _Conn(reader, writer)
@@ -131,7 +152,6 @@ async def run_paced(
     for _ in range(connections):
         pool.put_nowait(await _open(port))
     result = LoadResult(sent=total)
-    start = timer() + 0.05
 
     async def one(i: int, due: float) -> None:
         conn = await pool.get()
@@ -149,14 +169,16 @@ async def run_paced(
             result.latencies.append(timer() - due)
         pool.put_nowait(conn)
 
-    tasks = []
-    for i in range(total):
-        due = start + i / rate
-        delay = due - timer()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(one(i, due)))
-    await asyncio.wait_for(asyncio.gather(*tasks), timeout=duration_s + 60)
+    async with _collector_off():
+        start = timer() + 0.05
+        tasks = []
+        for i in range(total):
+            due = start + i / rate
+            delay = due - timer()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(one(i, due)))
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=duration_s + 60)
     result.elapsed_s = timer() - start
     while not pool.empty():
         pool.get_nowait().close()
@@ -174,8 +196,7 @@ async def run_closed(
     """Saturate the server: each connection sends again as soon as it gets an answer."""
     result = LoadResult()
     counter = iter(range(10**9))
-    start = timer()
-    stop_at = start + duration_s
+    stop_at = math.inf  # set when the run starts
 
     async def client() -> None:
         conn = await _open(port)
@@ -195,7 +216,10 @@ async def run_closed(
         finally:
             conn.close()
 
-    await asyncio.gather(*(client() for _ in range(connections)))
+    async with _collector_off():
+        start = timer()
+        stop_at = start + duration_s
+        await asyncio.gather(*(client() for _ in range(connections)))
     result.elapsed_s = timer() - start
     result.sent = len(result.latencies) + result.errors
     return result
