@@ -61,7 +61,7 @@ class ServiceConfig(BaseModel):
         description="SQLite group commit on the event loop (default) or on a writer thread",
     )
     sqlite_commit_interval_ms: float = Field(
-        2.0,
+        1.0,
         ge=0.0,
         le=100.0,
         description="SQLite on the loop: least time between two group commits; a decision "
