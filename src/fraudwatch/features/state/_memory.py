@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryStateStore"]
 
 _TS = itemgetter(0)
+_NO_SUMS = array("d")
 _V = TypeVar("_V")
 
 
@@ -53,15 +54,22 @@ class _Entity:
         # contiguous machine arrays, not lists of boxed numbers: a read touches fewer cache
         # lines (the state of a busy service is far larger than the CPU caches)
         self.ts = array("q")
-        self.cols: list[list[Field]] = [[] for _ in spec.fields]
-        self.pre = array("d")  # running sums before each event, one row of 2 * len(sums)
+        # Few containers per entity: every list (and array) is an object the garbage
+        # collector walks on each full collection, and a service holds tens of thousands of
+        # entities. Tuples of untracked values (the last-seen dicts of strings and ints,
+        # the sizes) drop out of the collector's sight after their first collection.
+        self.cols: tuple[list[Field], ...] = tuple([] for _ in spec.fields)
+        # running sums before each event, one row of 2 * len(sums); shared and never
+        # written for a spec without sums
+        self.pre = array("d") if spec.sums else _NO_SUMS
         self.total = zero_prefix(spec.sums)  # running sums after the latest event
         self.first: int | None = None
         self.last: int | None = None
         self.loc: tuple[int, float, float] | None = None
-        self.seen: list[dict[str, int]] = [{} for _ in spec.seen]
-        self.seen_sizes: list[int] = [0 for _ in spec.seen]
-        self.frauds: list[tuple[int, str, int]] = []  # (event ts, tx id, known at), sorted
+        self.seen: tuple[dict[str, int], ...] = tuple({} for _ in spec.seen)
+        self.seen_sizes: tuple[int, ...] = (0,) * len(spec.seen)
+        # (event ts, tx id, known at), sorted; None until the entity's first fraud label
+        self.frauds: list[tuple[int, str, int]] | None = None
         self.active = -(1 << 62)
 
 
@@ -228,7 +236,7 @@ class MemoryStateStore:
                     ent.seen[j][value] = ts
                     ent.active = max(ent.active, ts)
                 for key, tx_id, ts, known in snapshot.iter_frauds(i):
-                    insort(get(key).frauds, (ts, tx_id, known))
+                    insort(_frauds(get(key)), (ts, tx_id, known))
                 # order entities by last activity so expiry pops the oldest first
                 for key in sorted(ents, key=lambda k: ents[k].active):
                     ents.move_to_end(key)
@@ -365,7 +373,8 @@ class MemoryStateStore:
                     if len(d) > 2 * ent.seen_sizes[j] + 8:
                         for v in [v for v, t in d.items() if t <= horizon_cut]:
                             del d[v]
-                        ent.seen_sizes[j] = len(d)
+                        sizes = ent.seen_sizes
+                        ent.seen_sizes = (*sizes[:j], len(d), *sizes[j + 1 :])
             if req.label == 1 and spec.labels:
                 _set_label(ent, now, req.tx_id, 1, req.label_known_at)
             if now > ent.active:
@@ -424,8 +433,17 @@ def _insert(ent: _Entity, pos: int, now: int, er: EntityRequest, width: int) -> 
         ent.total = dd_add(ent.total, values)
 
 
+def _frauds(ent: _Entity) -> list[tuple[int, str, int]]:
+    """The entity's fraud labels, created on first use."""
+    if ent.frauds is None:
+        ent.frauds = []
+    return ent.frauds
+
+
 def _set_label(ent: _Entity, ts: int, tx_id: str, label: int, known_at: int) -> None:
-    frauds = ent.frauds
+    if ent.frauds is None and label != 1:
+        return
+    frauds = _frauds(ent)
     lo = bisect_right(frauds, ts - 1, key=_TS)
     hi = bisect_right(frauds, ts, key=_TS)
     for i in range(lo, hi):
