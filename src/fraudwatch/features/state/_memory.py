@@ -54,10 +54,10 @@ class _Entity:
         # contiguous machine arrays, not lists of boxed numbers: a read touches fewer cache
         # lines (the state of a busy service is far larger than the CPU caches)
         self.ts = array("q")
-        # Few containers per entity: every list (and array) is an object the garbage
-        # collector walks on each full collection, and a service holds tens of thousands of
-        # entities. Tuples of untracked values (the last-seen dicts of strings and ints,
-        # the sizes) drop out of the collector's sight after their first collection.
+        # Few containers per entity: every list, array and dict holder is an object the
+        # garbage collector walks on each full collection, and a service holds tens of
+        # thousands of entities. A tuple of ints (the sizes) drops out of the collector's
+        # sight after its first collection; a tuple of dicts stays, but as one object.
         self.cols: tuple[list[Field], ...] = tuple([] for _ in spec.fields)
         # running sums before each event, one row of 2 * len(sums); shared and never
         # written for a spec without sums
