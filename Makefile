@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test check lint format bench clean install install-dev
+.PHONY: demo test check lint format bench clean install install-dev speedups
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,20 +13,29 @@ $(VENV)/bin/python:
 
 # Re-install only when the project's metadata changes.
 $(VENV)/.stamp-core: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install --quiet -e '.[report]'
+	$(PIP) install --quiet -e '.[report,speedups]'
 	touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.stamp-core
 
-install: $(VENV)/.stamp-core
-install-dev: $(VENV)/.stamp-dev
+# The online feature modules compiled with Cython, rebuilt when one of them changes; without
+# a C compiler the script says so and fraudwatch runs them as Python.
+SPEEDUP_SOURCES := $(addprefix src/fraudwatch/features/,_dd.py _online_math.py _online.py state/_memory.py)
+SPEEDUPS := src/fraudwatch/_compiled.json
 
-demo: $(VENV)/.stamp-core
+$(SPEEDUPS): $(SPEEDUP_SOURCES) scripts/build_speedups.py src/fraudwatch/_speedups.py | $(VENV)/.stamp-core
+	$(PY) scripts/build_speedups.py
+
+install: $(VENV)/.stamp-core $(SPEEDUPS)
+install-dev: $(VENV)/.stamp-dev $(SPEEDUPS)
+speedups: $(SPEEDUPS)
+
+demo: $(VENV)/.stamp-core $(SPEEDUPS)
 	$(VENV)/bin/fraudwatch demo
 
-test: $(VENV)/.stamp-dev
+test: $(VENV)/.stamp-dev $(SPEEDUPS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: $(VENV)/.stamp-dev
@@ -42,4 +51,5 @@ bench: $(VENV)/.stamp-dev
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output $(SPEEDUPS)
+	find src -name '*.so' -delete
