@@ -33,6 +33,7 @@ __all__ = ["COMPILED", "MANIFEST", "PURE_ENV", "compiled_modules", "install", "s
 
 COMPILED: tuple[str, ...] = (
     "fraudwatch.features._dd",
+    "fraudwatch.features._geo",
     "fraudwatch.features._online_math",
     "fraudwatch.features._online",
     "fraudwatch.features.state._memory",

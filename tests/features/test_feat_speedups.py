@@ -71,13 +71,13 @@ finder._recorded = {name: "0" * 64 for name in s.COMPILED}  # as if every source
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     states = s.compiled_modules()
-print(sorted(states.values()), sum("does not match" in str(w.message) for w in caught))
+print(set(states.values()), sum("does not match" in str(w.message) for w in caught))
 """
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["[False,", "False,", "False,", "False]", "4"]
+    assert done.stdout.split() == ["{False}", str(len(_speedups.COMPILED))]
 
 
 def test_makefile_rebuilds_on_every_compiled_source() -> None:
