@@ -39,8 +39,10 @@ class _Entity:
     __slots__ = (
         "active",
         "cols",
+        "dropped",
         "first",
         "frauds",
+        "hints",
         "last",
         "loc",
         "pre",
@@ -50,10 +52,15 @@ class _Entity:
         "ts",
     )
 
-    def __init__(self, spec: EntitySpec) -> None:
+    def __init__(self, spec: EntitySpec, offsets: int) -> None:
         # contiguous machine arrays, not lists of boxed numbers: a read touches fewer cache
         # lines (the state of a busy service is far larger than the CPU caches)
         self.ts = array("q")
+        # Where each read offset's window started last time, as positions counted from the
+        # entity's first event ever (``dropped`` events have been cut from the front since):
+        # a hint, checked and walked a step or two, instead of a bisection per offset.
+        self.hints = [0] * offsets
+        self.dropped = 0
         # Few containers per entity: every list, array and dict holder is an object the
         # garbage collector walks on each full collection, and a service holds tens of
         # thousands of entities. A tuple of ints (the sizes) drops out of the collector's
@@ -209,13 +216,17 @@ class MemoryStateStore:
             st = self._plans[plan.id] = _PlanState(plan)
             for i, spec in enumerate(plan.specs):
                 ents = st.entities[i]
+                n_offsets = len(st.reads[i].offsets)
 
                 def get(
-                    key: str, spec: EntitySpec = spec, ents: OrderedDict[str, _Entity] = ents
+                    key: str,
+                    spec: EntitySpec = spec,
+                    ents: OrderedDict[str, _Entity] = ents,
+                    n_offsets: int = n_offsets,
                 ) -> _Entity:
                     ent = ents.get(key)
                     if ent is None:
-                        ent = ents[key] = _Entity(spec)
+                        ent = ents[key] = _Entity(spec, n_offsets)
                     return ent
 
                 for key, ts, fields, before, after in snapshot.iter_events(i):
@@ -279,9 +290,7 @@ class MemoryStateStore:
             size = len(ts)
             hi = size if not size or ts[-1] <= now else bisect_right(ts, now)
             # position of the first event after now - offset, for each offset (ascending)
-            at = [hi]
-            for o in rd.offsets[1:]:
-                at.append(bisect_right(ts, now - o, 0, at[-1]))
+            at = _positions(ent, ts, now, hi, rd.offsets)
             ev_ts: Sequence[int] = ()
             if rd.events >= 0:
                 lo = at[rd.events]
@@ -329,7 +338,7 @@ class MemoryStateStore:
                 continue
             ent = ents.get(er.key)
             if ent is None:
-                ent = ents[er.key] = _Entity(spec)
+                ent = ents[er.key] = _Entity(spec, len(st.reads[i].offsets))
             if spec.retention_us:
                 ts = ent.ts
                 if not ts or ts[-1] <= now:
@@ -345,6 +354,7 @@ class MemoryStateStore:
                 if ts[0] <= cut:
                     k = bisect_right(ts, cut)
                     del ts[:k]
+                    ent.dropped += k
                     for col in ent.cols:
                         del col[:k]
                     if spec.sums:
@@ -403,6 +413,46 @@ def _expire(entries: OrderedDict[str, _V], limit: int, when: Callable[[_V], int]
         if when(entries[oldest]) > limit:
             return
         del entries[oldest]
+
+
+_WALK = 4
+"""Steps a position hint may be walked before a bisection takes over."""
+
+
+def _positions(
+    ent: _Entity, ts: array[int], now: int, hi: int, offsets: tuple[int, ...]
+) -> list[int]:
+    """``bisect_right(ts, now - o, 0, previous)`` for each offset ``o`` after the first.
+
+    ``offsets`` ascend from 0, so each position is at most the one before it (``hi`` for
+    offset 0). Between two reads of an entity a window's start moves by an event or two, so
+    the position found last time (kept in ``ent.hints``) is checked against its neighbours
+    and walked; a hint that is off by more than :data:`_WALK` steps (a late event, a long
+    pause) falls back to the bisection. The result is the bisection's either way.
+    """
+    at = [hi]
+    hints = ent.hints
+    base = ent.dropped
+    prev = hi
+    for j in range(1, len(offsets)):
+        target = now - offsets[j]
+        p = hints[j] - base
+        if 0 <= p <= prev:
+            steps = 0
+            while p < prev and ts[p] <= target and steps < _WALK:
+                p += 1
+                steps += 1
+            while p > 0 and ts[p - 1] > target and steps < _WALK:
+                p -= 1
+                steps += 1
+            if steps == _WALK:
+                p = bisect_right(ts, target, 0, prev)
+        else:
+            p = bisect_right(ts, target, 0, prev)
+        hints[j] = p + base
+        at.append(p)
+        prev = p
+    return at
 
 
 def _empty_state(spec: EntitySpec) -> EntityState:
