@@ -7,7 +7,7 @@ an extension module beside its source, and the sha256 of every source compiled i
 hash matches its source.
 
 Without Cython or a C compiler the script says so and exits 0: fraudwatch then runs the same
-modules as Python, about 35-40% slower per transaction. With both present, a failed build is
+modules as Python, 35-55% slower per transaction. With both present, a failed build is
 an error.
 """
 

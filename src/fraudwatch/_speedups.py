@@ -10,7 +10,7 @@ since the build is imported as Python, with a warning, never as stale machine co
 ``FRAUDWATCH_PURE_PYTHON=1`` imports every one of them as Python (the tests compare both).
 
 The compiled code has the semantics of the source (type annotations are not used as C
-types); the speed-up comes from running without the interpreter loop, about 35-40% of the
+types); the speed-up comes from running without the interpreter loop, 27-35% off the median
 in-process ``compute_and_update`` (docs/benchmarks.md, Features, Session 6).
 """
 

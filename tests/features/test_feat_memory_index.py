@@ -1,15 +1,19 @@
-"""The in-process store's transaction index: what labels arriving later look up."""
+"""The in-process store's internals: the transaction index and the window position hints."""
 
 from __future__ import annotations
 
+import itertools
+from array import array
+from bisect import bisect_right
 from datetime import timedelta
+from types import SimpleNamespace
 
 from feat_streams import T0, tx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fraudwatch.features import Feature, FeatureSet, MemoryStateStore, OnlineExecutor
-from fraudwatch.features.state._memory import _TxIndex
+from fraudwatch.features.state._memory import _positions, _TxIndex
 
 RATE = FeatureSet((Feature("fraud_rate", "terminal", window="1d", delay="1d"),))
 
@@ -67,3 +71,26 @@ def test_label_for_a_transaction_past_retention_is_ignored() -> None:
     for i in range(2_000):  # ids spread over every shard, all later than the retention
         ex.update(tx(retention_min + 60 + i, terminal_id="U", transaction_id=f"b{i}"))
     assert ex.add_label("a", 1, T0 + timedelta(hours=2)) is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    times=st.lists(st.integers(0, 60), min_size=0, max_size=40),
+    now=st.integers(-5, 70),
+    gaps=st.lists(st.integers(1, 30), min_size=1, max_size=5),
+    hints=st.lists(st.integers(-10, 50), min_size=6, max_size=6),
+    dropped=st.integers(0, 20),
+)
+def test_position_hints_give_the_bisection(
+    times: list[int], now: int, gaps: list[int], hints: list[int], dropped: int
+) -> None:
+    """Check that walking from any hint (stale, far off, out of range) finds what bisect does."""
+    ts = array("q", sorted(times))
+    offsets = (0, *itertools.accumulate(gaps))
+    hi = bisect_right(ts, now)
+    ent = SimpleNamespace(hints=hints[: len(offsets)], dropped=dropped)
+    expected = [hi]
+    for o in offsets[1:]:
+        expected.append(bisect_right(ts, now - o, 0, expected[-1]))
+    assert _positions(ent, ts, now, hi, offsets) == expected  # type: ignore[arg-type]
+    assert _positions(ent, ts, now, hi, offsets) == expected  # from the hints just kept
