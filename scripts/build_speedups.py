@@ -14,6 +14,7 @@ an error.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import sysconfig
@@ -45,8 +46,6 @@ def build() -> dict[str, str]:
     from setuptools import Distribution, Extension
     from setuptools.command.build_ext import build_ext
 
-    for stale in (SRC / "fraudwatch").rglob("*.so"):  # builds of modules no longer listed
-        stale.unlink()
     sources = {name: SRC / (name.replace(".", "/") + ".py") for name in COMPILED}
     digests = {name: source_digest(path) for name, path in sources.items()}
     with tempfile.TemporaryDirectory(prefix="fraudwatch-speedups-") as tmp:
@@ -70,16 +69,18 @@ def build() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build, or explain why not; the exit status is 1 only for a failed build."""
+    """Build, or explain why not (exit 0); a failed build raises (exit 1)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args(argv)
-    MANIFEST.unlink(missing_ok=True)  # no build is trusted until this one succeeds
+    # No earlier build is trusted until this one succeeds; removing the old ones (not only
+    # the manifest) also keeps a machine that cannot build from warning on every import.
+    MANIFEST.unlink(missing_ok=True)
+    for old in (SRC / "fraudwatch").rglob("*.so"):
+        old.unlink()
     missing = _tools_missing()
     if missing is not None:
         print(f"speedups not built: {missing}; the online features run as Python")
         return 0
-    import json
-
     digests = build()
     MANIFEST.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"speedups built: {len(digests)} modules compiled ({MANIFEST.relative_to(ROOT)})")
