@@ -238,3 +238,42 @@ def test_damaged_parquet_row_group_is_an_input_file_error(
     path.write_bytes(bytes(content))
     with pytest.raises(InputFileError, match="damaged after row 20"):
         read_transactions(path, batch_rows=10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    group=st.integers(1, 12),
+    batch_rows=st.integers(1, 15),
+    delivered=st.integers(0, 4),
+    chunk=st.integers(1, 9),
+)
+def test_polars_failure_resumes_with_pyarrow_exactly_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    group: int,
+    batch_rows: int,
+    delivered: int,
+    chunk: int,
+) -> None:
+    """Check that a polars read stopping mid-file is finished by pyarrow, each row once.
+
+    polars is made to hand over ``delivered`` batches of ``chunk`` rows and then fail, so
+    the resumption point falls inside a row group as often as on its boundary.
+    """
+    path = tmp_path_factory.mktemp("resume") / "tx.parquet"
+    frame = _parquet_rows(30)
+    frame.write_parquet(path, row_group_size=group)
+
+    def failing_batches(self: pl.LazyFrame, chunk_size: int = 0) -> Any:
+        full = self.collect()
+        for i in range(delivered):
+            yield full.slice(i * chunk, chunk)
+        raise pl.exceptions.ComputeError("simulated decoder failure")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pl.LazyFrame, "collect_batches", failing_batches, raising=False)
+        with _parquet.ParquetReader(path, display="tx", batch_rows=batch_rows) as reader:
+            parts = list(reader.batches())
+    got = pl.concat(parts)
+    assert got["transaction_id"].to_list() == frame["transaction_id"].to_list()
+    assert got[LINE].to_list() == list(range(1, 31))
+    assert got[ROW].to_list() == list(range(30))
