@@ -239,7 +239,9 @@ async def test_full_collections_freeze_their_survivors_while_serving(
     finally:
         gc.unfreeze()
     assert during >= len(kept)
-    assert after == 0
+    # nothing is frozen any more; the count may even drop, when a collection of other
+    # garbage releases the last reference to a frozen object (seen once in CI: -1)
+    assert after <= 0
     assert len(more) == 1000
 
 

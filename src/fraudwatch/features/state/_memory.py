@@ -48,7 +48,6 @@ class _Entity:
         "pre",
         "seen",
         "seen_sizes",
-        "total",
         "ts",
     )
 
@@ -59,17 +58,19 @@ class _Entity:
         # Where each read offset's window started last time, as positions counted from the
         # entity's first event ever (``dropped`` events have been cut from the front since):
         # a hint, checked and walked a step or two, instead of a bisection per offset.
-        self.hints = [0] * offsets
+        # A machine array, not a list: a list of positions is a list of boxed ints, each
+        # one more object (one more cache miss) on every read of an entity gone cold.
+        self.hints = array("q", bytes(8 * offsets))
         self.dropped = 0
         # Few containers per entity: every list, array and dict holder is an object the
         # garbage collector walks on each full collection, and a service holds tens of
         # thousands of entities. A tuple of ints (the sizes) drops out of the collector's
         # sight after its first collection; a tuple of dicts stays, but as one object.
         self.cols: tuple[list[Field], ...] = tuple([] for _ in spec.fields)
-        # running sums before each event, one row of 2 * len(sums); shared and never
-        # written for a spec without sums
-        self.pre = array("d") if spec.sums else _NO_SUMS
-        self.total = zero_prefix(spec.sums)  # running sums after the latest event
+        # running sums before each event, one row of 2 * len(sums) per event, then one last
+        # row: the sums after the latest event (so a window's sums are always one row of
+        # this array); shared and never written for a spec without sums
+        self.pre = array("d", zero_prefix(spec.sums)) if spec.sums else _NO_SUMS
         self.first: int | None = None
         self.last: int | None = None
         self.loc: tuple[int, float, float] | None = None
@@ -229,15 +230,20 @@ class MemoryStateStore:
                         ent = ents[key] = _Entity(spec, n_offsets)
                     return ent
 
+                totals: dict[str, Sequence[float]] = {}
                 for key, ts, fields, before, after in snapshot.iter_events(i):
                     ent = get(key)
                     ent.ts.append(ts)
                     for col, value in zip(ent.cols, fields, strict=True):
                         col.append(value)
                     if spec.sums:
+                        if key not in totals:
+                            del ent.pre[:]  # the zero row of a new entity
                         ent.pre.extend(before)
-                        ent.total = after
+                        totals[key] = after
                     ent.active = max(ent.active, ts)
+                for key, final in totals.items():
+                    ents[key].pre.extend(final)  # the row after the latest event
                 for key, first, last, loc in snapshot.iter_meta(i):
                     ent = get(key)
                     ent.first, ent.last, ent.loc = first, last, loc
@@ -300,11 +306,11 @@ class MemoryStateStore:
                 cols = [[] for _ in spec.fields]
             sums: list[Sequence[float]] = []
             if spec.sums:
-                pre, total, width = ent.pre, ent.total, rd.width
-                sums.append(pre[hi * width : (hi + 1) * width] if hi < size else total)
+                pre, width = ent.pre, rd.width
+                sums.append(pre[hi * width : (hi + 1) * width])
                 for j in rd.sums:
                     k = at[j]
-                    sums.append(pre[k * width : (k + 1) * width] if k < size else total)
+                    sums.append(pre[k * width : (k + 1) * width])
             counts = [at[b] - at[a] for a, b in rd.pairs]
             frauds: list[tuple[int, int]] = []
             if ent.frauds and spec.label_range is not None:
@@ -346,8 +352,8 @@ class MemoryStateStore:
                     for col, value in zip(ent.cols, er.fields, strict=True):
                         col.append(value)
                     if spec.sums:
-                        ent.pre.extend(ent.total)
-                        ent.total = dd_add(ent.total, er.sums)
+                        pre = ent.pre
+                        pre.extend(dd_add(pre[len(pre) - st.reads[i].width :], er.sums))
                 else:
                     _insert(ent, bisect_right(ts, now), now, er, st.reads[i].width)
                 cut = now - spec.retention_us
@@ -478,9 +484,8 @@ def _insert(ent: _Entity, pos: int, now: int, er: EntityRequest, width: int) -> 
         pre, values = ent.pre, er.sums
         at = pos * width
         pre[at:at] = pre[at : at + width]  # the new event sees what the next one saw
-        for j in range(at + width, len(pre), width):
+        for j in range(at + width, len(pre), width):  # the last row too: the sums after all
             pre[j : j + width] = array("d", dd_add(pre[j : j + width], values))
-        ent.total = dd_add(ent.total, values)
 
 
 def _frauds(ent: _Entity) -> list[tuple[int, str, int]]:
