@@ -2,7 +2,7 @@
 
 Events of an entity are kept in time order in parallel arrays, so a window is found with
 :func:`bisect.bisect_right`. Beside each event sits the entity's running sums *before* it (a
-double-double prefix, :mod:`fraudwatch.features._dd`), and the entity keeps the sums after
+double-double prefix, :mod:`fraudwatch.features._dd`), and one more row holds the sums after
 its latest event, so a window's sums are read at two positions whatever its length. Memory
 stays bounded: an entity's events older than its spec's retention are dropped whenever it is
 written, and an entity whose last event is older than both its retention and its horizon is
