@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fraudwatch._speedups import compiled_modules
 from fraudwatch.features import (
     MemoryStateStore,
     OnlineExecutor,
@@ -199,6 +200,9 @@ def main() -> None:
         return
     report("calibration: 1M-step Python loop", calibration(), "s")
     report("load average (1 min)", os.getloadavg()[0], "")
+    built = compiled_modules()
+    # a stale build (source edited since) runs as Python: say so in the results themselves
+    report(f"online path: compiled modules of {len(built)}", sum(built.values()), "")
     path = dataset(args.rows, args.cache)
     if not args.no_batch:
         bench_batch(path)
