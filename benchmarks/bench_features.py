@@ -37,7 +37,7 @@ from fraudwatch.features import (
     default_feature_set,
 )
 from fraudwatch.simulate import SimulationConfig, simulate
-from machine import calibration
+from machine import calibration, memory_probe
 
 RESULTS: dict[str, Any] = {}
 
@@ -200,6 +200,7 @@ def main() -> None:
         return
     report("calibration: 1M-step Python loop", calibration(), "s")
     report("load average (1 min)", os.getloadavg()[0], "")
+    report("calibration: random read of 2M objects", memory_probe(), "ns")
     built = compiled_modules()
     # a stale build (source edited since) runs as Python: say so in the results themselves
     report(f"online path: compiled modules of {len(built)}", sum(built.values()), "")

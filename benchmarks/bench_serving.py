@@ -55,7 +55,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import LoadResult, build_request, run_closed, run_paced
-from machine import calibration
+from machine import calibration, memory_probe
 
 REPO = Path(__file__).resolve().parents[1]
 FRAUDWATCH = Path(sys.executable).parent / "fraudwatch"
@@ -372,7 +372,8 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "",
         f"Measured {meta['date']} on {meta['machine']}; load average at start "
         f"{meta['loadavg_start']}, at end {meta['loadavg_end']}; calibration "
-        f"{meta['calibration_s']:.3f} s (a 1M-step Python loop, ~0.03 s on an idle core). "
+        f"{meta['calibration_s']:.3f} s (a 1M-step Python loop, ~0.03 s on an idle core), "
+        f"{meta['memory_probe_ns']:.0f} ns per random read of 2M objects. "
         f"Model: {meta['model']}; `--explain {meta['explain']}`"
         + (f", `--explainer {meta['explainer']}`" if meta.get("explainer") else "")
         + f"; {meta['duration_s']:g} s per rate; online path: {meta['compiled']} of "
@@ -450,6 +451,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "loadavg_start": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
         "calibration_s": calibration(),
+        "memory_probe_ns": memory_probe(),
         "command": " ".join([".venv/bin/python", *sys.argv]),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "explain": opts.explain,
