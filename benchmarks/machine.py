@@ -30,7 +30,7 @@ def memory_probe(n: int = 2_000_000, seed: int = 7) -> float:
 
     :func:`calibration` runs in the core's caches and misses what moves the online feature
     path most: waiting for memory (a service's state is far larger than the caches, and a
-    card's objects are cold when its next transaction comes). Seen here: 130-140 ns on the
+    card's objects are cold when its next transaction comes). Seen here: 130-146 ns on the
     machine of 2026-12-07 evening (~20 ns per object visited in allocation order). Takes
     ~2 s and ~200 MB.
     """

@@ -88,7 +88,7 @@ def test_position_hints_give_the_bisection(
     ts = array("q", sorted(times))
     offsets = (0, *itertools.accumulate(gaps))
     hi = bisect_right(ts, now)
-    ent = SimpleNamespace(hints=hints[: len(offsets)], dropped=dropped)
+    ent = SimpleNamespace(hints=array("q", hints[: len(offsets)]), dropped=dropped)
     expected = [hi]
     for o in offsets[1:]:
         expected.append(bisect_right(ts, now - o, 0, expected[-1]))

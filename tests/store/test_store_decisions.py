@@ -275,8 +275,10 @@ def test_transaction_json_round_trips(
 ) -> None:
     """Check that every field of the transaction and the reasons are read back unchanged."""
     tx_id = f"json-{next(_ids)}"
+    # merged after make_tx, not passed to it: a generated key such as "at" or "card" is an
+    # extra field of the transaction, not make_tx's timestamp or card parameter
     store.record_decision(
-        make_tx(tx_id, **extra), score=0.3, decision="allow", model_version="v", reasons=reasons
+        {**make_tx(tx_id), **extra}, score=0.3, decision="allow", model_version="v", reasons=reasons
     )
     got = store.get_decision(tx_id)
     assert {k: _same_number(got.transaction[k]) for k in extra} == {

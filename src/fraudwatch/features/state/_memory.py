@@ -17,9 +17,9 @@ import threading
 from array import array
 from bisect import bisect_right, insort
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
-from operator import attrgetter, itemgetter
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from fraudwatch.features._dd import dd_add, zero_prefix
 from fraudwatch.features._plan import EntitySpec, StatePlan
@@ -32,7 +32,6 @@ __all__ = ["MemoryStateStore"]
 
 _TS = itemgetter(0)
 _NO_SUMS = array("d")
-_V = TypeVar("_V")
 
 
 class _Entity:
@@ -352,8 +351,8 @@ class MemoryStateStore:
                     for col, value in zip(ent.cols, er.fields, strict=True):
                         col.append(value)
                     if spec.sums:
-                        pre = ent.pre
-                        pre.extend(dd_add(pre[len(pre) - st.reads[i].width :], er.sums))
+                        pre = ent.pre  # its last row: the sums after the latest event
+                        pre.extend(dd_add(pre[-st.reads[i].width :], er.sums))
                 else:
                     _insert(ent, bisect_right(ts, now), now, er, st.reads[i].width)
                 cut = now - spec.retention_us
@@ -396,7 +395,7 @@ class MemoryStateStore:
             if now > ent.active:
                 ent.active = now
             ents.move_to_end(er.key)
-            _expire(ents, now - st.expire_after[i], _ACTIVE)
+            _expire(ents, now - st.expire_after[i])
         if plan.label_retention_us:
             st.index.put(req.tx_id, (now, tuple(keys)), now - plan.label_retention_us)
 
@@ -404,21 +403,20 @@ class MemoryStateStore:
 _SWEEP = 2
 """Expired entries dropped per write at most: more than a write adds, so a backlog drains,
 and a bounded cost on every write instead of a burst every few writes (the tail latency)."""
-_ACTIVE = attrgetter("active")
 
 
-def _expire(entries: OrderedDict[str, _V], limit: int, when: Callable[[_V], int]) -> None:
-    """Drop up to :data:`_SWEEP` of the oldest ``entries`` whose time is ``<= limit``.
+def _expire(entities: OrderedDict[str, _Entity], limit: int) -> None:
+    """Drop up to :data:`_SWEEP` of the oldest ``entities`` last active ``<= limit``.
 
-    ``entries`` are kept in order of their time (the latest moved to the end).
+    ``entities`` are kept in order of last activity (the latest moved to the end).
     """
     for _ in range(_SWEEP):
-        if not entries:
+        if not entities:
             return
-        oldest = next(iter(entries))
-        if when(entries[oldest]) > limit:
+        oldest = next(iter(entities))
+        if entities[oldest].active > limit:
             return
-        del entries[oldest]
+        del entities[oldest]
 
 
 _WALK = 4
