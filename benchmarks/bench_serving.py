@@ -223,6 +223,38 @@ def stage_totals(port: int) -> dict[str, tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
+def runtime_totals(port: int) -> dict[str, float]:
+    """Counters of the server's loop-lag and GC-pause histograms (see docs/operations.md)."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    out = {"gc_full": 0.0, "gc_full_s": 0.0, "gc_young_s": 0.0, "lag_n": 0.0, "lag_le_10ms": 0.0}
+    gc_pattern = r'fraudwatch_gc_pause_seconds_(sum|count)\{generation="(\d+)"\} (\S+)'
+    for m in re.finditer(gc_pattern, text):
+        kind, gen, value = m.group(1), m.group(2), float(m.group(3))
+        if gen == "2":
+            out["gc_full" if kind == "count" else "gc_full_s"] += value
+        elif kind == "sum":
+            out["gc_young_s"] += value
+    m = re.search(r"fraudwatch_event_loop_lag_seconds_count (\S+)", text)
+    out["lag_n"] = float(m.group(1)) if m else 0.0
+    m = re.search(r'fraudwatch_event_loop_lag_seconds_bucket\{le="0.01"\} (\S+)', text)
+    out["lag_le_10ms"] = float(m.group(1)) if m else 0.0
+    return out
+
+
+def runtime_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What happened on the server's loop between two readings of :func:`runtime_totals`."""
+    d = {k: after[k] - before[k] for k in before}
+    return {
+        "full_gcs": d["gc_full"],
+        "full_gc_ms": round(d["gc_full_s"] * 1000, 1),
+        "young_gc_ms": round(d["gc_young_s"] * 1000, 1),
+        "lag_samples": d["lag_n"],
+        "lag_over_10ms": d["lag_n"] - d["lag_le_10ms"],
+    }
+
+
 def stage_means_us(
     before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
 ) -> dict[str, float]:
@@ -310,16 +342,20 @@ def bench_backend(
         out["probe"] = row_of("50", probe, windows[-1])
         print(f"  {name} stages at 50 req/s (µs): {out['stages_us']}", flush=True)
         for rate in opts.rate_list:
+            loop0 = runtime_totals(server.port)
             with measured(server, windows):
                 res = asyncio.run(run_paced(server.port, make, rate=rate, duration_s=opts.duration))
             row = row_of(f"{rate:g}", res, windows[-1])
+            row.update(runtime_delta(loop0, runtime_totals(server.port)))
             out["rows"].append(row)
             print(f"  {name} @ {rate:g}/s: {json.dumps(row)}", flush=True)
+        loop0 = runtime_totals(server.port)
         with measured(server, windows):
             res = asyncio.run(
                 run_closed(server.port, make, duration_s=opts.duration, connections=32)
             )
         row = row_of("max", res, windows[-1])
+        row.update(runtime_delta(loop0, runtime_totals(server.port)))
         out["rows"].append(row)
         print(f"  {name} max: {json.dumps(row)}", flush=True)
     finally:
@@ -380,8 +416,9 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"{meta['compilable']} modules compiled.",
         "",
         "| backend | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms "
-        "| non-200 | server CPU ms/req | other processes (cores) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| non-200 | server CPU ms/req | other processes (cores) | full GCs (ms) "
+        "| loop lag > 10 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for row in r["rows"]:
@@ -390,7 +427,9 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 f"| {r['backend']} | {target} | {row['throughput_rps']:.0f} "
                 f"| {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['p999_ms']:.2f} "
                 f"| {row['max_ms']:.1f} | {row['non_200'] + row['errors']:.0f} "
-                f"| {row['server_cpu_ms_per_request']:.2f} | {row['other_cores']:.2f} |"
+                f"| {row['server_cpu_ms_per_request']:.2f} | {row['other_cores']:.2f} "
+                f"| {row['full_gcs']:.0f} ({row['full_gc_ms']:.1f}) "
+                f"| {row['lag_over_10ms']:.0f} of {row['lag_samples']:.0f} |"
             )
     lines += [
         "",

@@ -26,6 +26,7 @@ from fraudwatch.serving._metrics import ServiceMetrics
 from fraudwatch.serving._middleware import ServiceMiddleware
 from fraudwatch.serving._protocols import Clock, ScorerLike, system_clock
 from fraudwatch.serving._routes import SECURITY_SCHEME, build_routers
+from fraudwatch.serving._runtime import GcPauses, LoopMonitor
 from fraudwatch.serving._service import DecisionService, ScorerFactory
 from fraudwatch.store import Store
 
@@ -243,6 +244,7 @@ def create_app(
     metrics = ServiceMetrics()
     factory = scorer_factory or (None if scorer is not None else default_scorer_factory(cfg))
     freezer = FreezeSurvivors()
+    pauses = GcPauses(mono)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -258,6 +260,8 @@ def create_app(
         svc: DecisionService | None = None
         probe_client: Any = None
         stop_watcher = asyncio.Event()
+        stop_monitor = asyncio.Event()
+        monitor_task: asyncio.Task[None] | None = None
         try:
             sc = scorer
             if sc is None:
@@ -300,10 +304,24 @@ def create_app(
                 # it found then, which would otherwise count the frozen start-up objects.
                 gc.collect()
                 gc.callbacks.append(freezer)
+            if cfg.loop_monitor_ms > 0:
+                pauses.install()
+                monitor = LoopMonitor(
+                    metrics.loop_lag,
+                    metrics.gc_pause,
+                    pauses,
+                    interval_s=cfg.loop_monitor_ms / 1000.0,
+                    timer=mono,
+                )
+                monitor_task = asyncio.get_running_loop().create_task(monitor.run(stop_monitor))
             yield
         finally:
             if freezer in gc.callbacks:
                 gc.callbacks.remove(freezer)
+            pauses.remove()
+            if monitor_task is not None:
+                stop_monitor.set()
+                await asyncio.wait([monitor_task], timeout=5.0)
             if watcher is not None:
                 stop_watcher.set()  # no cancel(): a cancelled redis.asyncio call can eat it
                 done, _ = await asyncio.wait([watcher], timeout=5.0)

@@ -79,6 +79,13 @@ class ServiceConfig(BaseModel):
         "fw:", min_length=1, max_length=64, description="prefix of every Redis key"
     )
     gc_freeze: bool = True
+    loop_monitor_ms: float = Field(
+        10.0,
+        ge=0.0,
+        le=10_000.0,
+        description="how often the event-loop lag is sampled and garbage-collection pauses "
+        "are published on /metrics (0: neither is measured)",
+    )
 
     @model_validator(mode="after")
     def _check_workers(self) -> ServiceConfig:

@@ -51,6 +51,7 @@ _LATENCY_BUCKETS = (
 )
 _STAGE_BUCKETS = (0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
 _SCORE_BUCKETS = tuple(i / 20 for i in range(1, 21))
+_PAUSE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 _MAX_REQUEST_SERIES = 1024
 """Label children of the request histogram kept at hand (looked up, not rebuilt)."""
 
@@ -234,6 +235,20 @@ class ServiceMetrics:
             "Model reloads, by outcome.",
             ["outcome"],
             registry=r,
+        )
+        self.loop_lag = _histogram(
+            "fraudwatch_event_loop_lag_seconds",
+            "How late the event loop ran a timer (sampled; a stall delays every queued request).",
+            (),
+            _PAUSE_BUCKETS,
+            r,
+        )
+        self.gc_pause = _histogram(
+            "fraudwatch_gc_pause_seconds",
+            "Duration of each garbage collection, by generation (2: full collection).",
+            ["generation"],
+            _PAUSE_BUCKETS,
+            r,
         )
         self._decision_children = {
             d: self.decisions.labels(d) for d in ("allow", "review", "decline")
