@@ -412,6 +412,7 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"{meta['memory_probe_ns']:.0f} ns per random read of 2M objects. "
         f"Model: {meta['model']}; `--explain {meta['explain']}`"
         + (f", `--explainer {meta['explainer']}`" if meta.get("explainer") else "")
+        + (f", `--micro-batch {meta['micro_batch']}`" if meta.get("micro_batch") else "")
         + f"; {meta['duration_s']:g} s per rate; online path: {meta['compiled']} of "
         f"{meta['compilable']} modules compiled.",
         "",
@@ -465,6 +466,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="workers for redis+postgres")
     parser.add_argument("--explain", default="flagged", choices=("flagged", "all", "none"))
     parser.add_argument("--explainer", default=None, help="passed to serve --explainer")
+    parser.add_argument(
+        "--micro-batch", type=int, default=None, help="passed to serve --micro-batch (16)"
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-anomaly", action="store_true", help="no Isolation Forest")
     parser.add_argument("--json", type=Path, default=None, help="write the raw numbers here")
@@ -495,6 +499,7 @@ def main(argv: list[str] | None = None) -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "explain": opts.explain,
         "explainer": opts.explainer,
+        "micro_batch": opts.micro_batch,
         "duration_s": opts.duration,
         # the server runs this same install: a stale build would run as Python there too
         "compiled": sum(built.values()),
@@ -513,6 +518,8 @@ def main(argv: list[str] | None = None) -> None:
     common = ["--registry", str(registry), "--explain", opts.explain]
     if opts.explainer:
         common += ["--explainer", opts.explainer]
+    if opts.micro_batch is not None:
+        common += ["--micro-batch", str(opts.micro_batch)]
     results = []
     try:
         for backend in opts.backends.split(","):

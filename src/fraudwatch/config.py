@@ -32,6 +32,9 @@ class ServingSettings(BaseModel):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
     max_batch: int = Field(100, ge=1, description="most transactions in one /v1/score/batch call")
+    micro_batch: int = Field(
+        16, ge=1, le=1024, description="most /v1/score requests decided together as one group"
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024)
     auth: bool = True
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fraudwatch.features import MemoryStateStore
 from fraudwatch.models import AnomalyDetector
@@ -158,3 +161,48 @@ def test_scorer_prepares_the_detector_row_predictor(small_bundle: Bundle) -> Non
     bundle.detector = fresh
     Scorer(bundle, MemoryStateStore())
     assert vars(fresh).get("_native") is not None
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cuts=st.lists(st.integers(min_value=1, max_value=119), max_size=12, unique=True))
+def test_groups_score_like_one_at_a_time(
+    small_bundle: Bundle, sim_data: pl.DataFrame, cuts: list[int]
+) -> None:
+    """Check that scoring a stream in groups of any sizes equals scoring it one by one."""
+    # a few cards' transactions, so that a group often holds several of one card
+    cards = sim_data["card_id"].unique(maintain_order=True).head(8)
+    rows = sim_data.filter(pl.col("card_id").is_in(cards.implode())).head(120).to_dicts()
+    one = Scorer(small_bundle, MemoryStateStore(), explain="all")
+    expected = [one.score_one(tx) for tx in rows]
+    grouped = Scorer(small_bundle, MemoryStateStore(), explain="all")
+    got = []
+    bounds = [0, *sorted(cuts), len(rows)]
+    for a, b in itertools.pairwise(bounds):
+        got.extend(grouped.score_many(rows[a:b]))
+    assert [r.transaction_id for r in got] == [r.transaction_id for r in expected]
+    assert [r.score for r in got] == [r.score for r in expected]
+    assert [r.anomaly_score for r in got] == [r.anomaly_score for r in expected]
+    assert [r.decision for r in got] == [r.decision for r in expected]
+    assert [r.reasons for r in got] == [r.reasons for r in expected]
+    assert all(set(r.timings_us) == {"features", "model", "rules", "reasons"} for r in got)
+
+
+def test_group_with_a_bad_field_records_nothing(
+    small_bundle: Bundle, sim_data: pl.DataFrame
+) -> None:
+    """Check that a group with one unusable transaction is refused before any is recorded."""
+    from fraudwatch.errors import FeatureError
+
+    rows = sim_data.head(6).to_dicts()
+    store = MemoryStateStore()
+    scorer = Scorer(small_bundle, store)
+    scorer.score_many(rows[:3])
+    plan = scorer._online.plan
+    events = store.event_count(plan)
+    bad = {**rows[4], "amount": float("nan")}
+    with pytest.raises(FeatureError, match="amount"):
+        scorer.score_many([rows[3], bad, rows[5]])
+    assert store.event_count(plan) == events
+    assert scorer.score_many([]) == []

@@ -59,6 +59,16 @@ def serve(
     max_batch: Annotated[
         int | None, typer.Option("--max-batch", min=1, help="Most transactions per batch call.")
     ] = None,
+    micro_batch: Annotated[
+        int | None,
+        typer.Option(
+            "--micro-batch",
+            min=1,
+            max=1024,
+            help="Most /v1/score requests received together that are decided as one group "
+            "(1: each alone; default 16).",
+        ),
+    ] = None,
     no_auth: Annotated[
         bool,
         typer.Option("--no-auth", help="Disable API keys (local development only)."),
@@ -98,6 +108,7 @@ def serve(
         explain=explain,
         explainer=explainer,
         max_batch=max_batch,
+        micro_batch=micro_batch,
         auth=False if no_auth else None,
         sagemaker=True if sagemaker else None,
     )

@@ -8,7 +8,7 @@ clock, database or network is touched here except through the injected state sto
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from time import perf_counter_ns
 from typing import Any, Literal
@@ -40,7 +40,9 @@ def bundle_feature_set(bundle: Bundle) -> FeatureSet:
 
 
 class Scorer:
-    """Score transactions one at a time against a model bundle and an online feature state.
+    """Score transactions against a model bundle and an online feature state.
+
+    One at a time (:meth:`score_one`) or a group in order (:meth:`score_many`).
 
     Parameters
     ----------
@@ -131,12 +133,56 @@ class Scorer:
         FeatureError
             A field the features need is invalid.
         """
+        return self.score_many((tx,))[0]
+
+    def score_many(self, txs: Sequence[Mapping[str, Any]]) -> list[ScoreResult]:
+        """Score transactions in order, as :meth:`score_one` of each would, stage by stage.
+
+        Each transaction sees the feature state left by the ones before it, exactly as with
+        one :meth:`score_one` after another (the store applies them in order, in one call:
+        one pipeline on Redis). The features of all of them are computed first, then every
+        model prediction, then each decision and its reasons: the code and the model of each
+        stage stay in the CPU caches while it runs for all of them, which is what makes a
+        group cheaper per transaction than the same transactions one by one. The features
+        and model timings of each result are the group's time divided by its size.
+
+        Raises
+        ------
+        FeatureError
+            A field of one of them is invalid; raised before the state changes (no
+            transaction of the group is recorded).
+        """
+        n = len(txs)
+        if n == 0:
+            return []
         t0 = perf_counter_ns()
-        feats = self._online.compute_and_update(tx)
+        if n == 1:
+            all_feats = [self._online.compute_and_update(txs[0])]
+        else:
+            all_feats = self._online.compute_and_update_many(txs)
         t1 = perf_counter_ns()
-        x = self._encoder.transform_row(feats)
-        scores, anomalies = self.bundle.score_matrix(x, num_threads=1)
-        score, anomaly = float(scores[0]), float(anomalies[0])
+        encode, predict = self._encoder.transform_row, self.bundle.score_matrix
+        rows: list[tuple[Any, float, float]] = []
+        for feats in all_feats:
+            x = encode(feats)
+            scores, anomalies = predict(x, num_threads=1)
+            rows.append((x, float(scores[0]), float(anomalies[0])))
+        t2 = perf_counter_ns()
+        shared = {"features": (t1 - t0) / 1000 / n, "model": (t2 - t1) / 1000 / n}
+        return [
+            self._decide(tx, feats, row, shared)
+            for tx, feats, row in zip(txs, all_feats, rows, strict=True)
+        ]
+
+    def _decide(
+        self,
+        tx: Mapping[str, Any],
+        feats: Mapping[str, Any],
+        row: tuple[Any, float, float],
+        timings_us: Mapping[str, float],
+    ) -> ScoreResult:
+        """The decision and reasons of one scored transaction."""
+        x, score, anomaly = row
         t2 = perf_counter_ns()
         merged = {**tx, **feats}
         decided = decide_one(merged, score, self.thresholds, self.ruleset)
@@ -158,8 +204,7 @@ class Scorer:
             decided_by=decided.decided_by,
             model_version=self._version,
             timings_us={
-                "features": (t1 - t0) / 1000,
-                "model": (t2 - t1) / 1000,
+                **timings_us,
                 "rules": (t3 - t2) / 1000,
                 "reasons": (t4 - t3) / 1000,
             },

@@ -79,6 +79,13 @@ class ServiceConfig(BaseModel):
         "fw:", min_length=1, max_length=64, description="prefix of every Redis key"
     )
     gc_freeze: bool = True
+    micro_batch: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="single-transaction requests received together are decided as one group "
+        "of at most this many, stage by stage (1: each on its own)",
+    )
     loop_monitor_ms: float = Field(
         10.0,
         ge=0.0,
@@ -132,6 +139,7 @@ class ServiceConfig(BaseModel):
             "port": s.port,
             "workers": s.workers,
             "max_batch": s.max_batch,
+            "micro_batch": s.micro_batch,
             "max_body_bytes": s.max_body_bytes,
             "auth": s.auth,
         }

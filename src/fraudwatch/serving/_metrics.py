@@ -51,6 +51,7 @@ _LATENCY_BUCKETS = (
 )
 _STAGE_BUCKETS = (0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
 _SCORE_BUCKETS = tuple(i / 20 for i in range(1, 21))
+_GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)
 _PAUSE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 _MAX_REQUEST_SERIES = 1024
 """Label children of the request histogram kept at hand (looked up, not rebuilt)."""
@@ -250,6 +251,13 @@ class ServiceMetrics:
             _PAUSE_BUCKETS,
             r,
         )
+        self.groups = _histogram(
+            "fraudwatch_score_group_size",
+            "Single-transaction requests decided together (one per group).",
+            (),
+            _GROUP_BUCKETS,
+            r,
+        )
         self._decision_children = {
             d: self.decisions.labels(d) for d in ("allow", "review", "decline")
         }
@@ -267,6 +275,10 @@ class ServiceMetrics:
             child = self._decision_children[decision] = self.decisions.labels(decision)
         child.inc()
         self.scores.observe(score)
+
+    def group(self, size: int) -> None:
+        """Observe the size of one group of requests decided together."""
+        self.groups.observe(size)
 
     def stage(self, stage: str, seconds: float) -> None:
         """Observe the duration of one stage of a request."""

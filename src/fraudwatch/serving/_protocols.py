@@ -70,6 +70,11 @@ class ScorerLike(Protocol):
         """Score one transaction, updating its card's online feature state."""
         ...
 
+    def score_many(self, txs: Sequence[Mapping[str, Any]]) -> Sequence[ScoreResultLike]:
+        """Score transactions in order, as ``score_one`` of each would; a ``FeatureError``
+        is raised before any state changes."""
+        ...
+
     def add_label(self, transaction_id: str, label: int, known_at: datetime) -> object:
         """Feed a label to the label-delayed features (the result is ignored)."""
         ...

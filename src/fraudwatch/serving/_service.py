@@ -14,6 +14,7 @@ One instance lives in ``app.state.service``. Its invariants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import text
 
-from fraudwatch.errors import BundleError, ConfigError
+from fraudwatch.errors import BundleError, ConfigError, FeatureError
 from fraudwatch.serving._auth import KeyCache, Principal
 from fraudwatch.serving._config import ServiceConfig
 from fraudwatch.serving._errors import ApiError
@@ -61,6 +62,37 @@ class _Pending:
     item: DecisionInput
     result: ScoreResultLike
     reasons: list[dict[str, Any]]
+
+
+def _score_group(
+    scorer: ScorerLike,
+    todo: Sequence[tuple[int, dict[str, Any]]],
+    failures: dict[int, BaseException],
+) -> list[tuple[int, dict[str, Any], ScoreResultLike]]:
+    """Score the ``(index, record)`` of ``todo`` in order; put each failure in ``failures``.
+
+    The group goes through ``score_many`` at once. When one record has an unusable field,
+    ``score_many`` raises a ``FeatureError`` before recording any of them, and they are
+    scored one by one instead, so that only that record fails. Any other error fails every
+    record of the group (the state store or the model is at fault, not one record).
+    """
+    if not todo:
+        return []
+    try:
+        results = scorer.score_many([record for _, record in todo])
+    except FeatureError:
+        out: list[tuple[int, dict[str, Any], ScoreResultLike]] = []
+        for i, record in todo:
+            try:
+                out.append((i, record, scorer.score_one(record)))
+            except Exception as exc:
+                failures[i] = exc
+        return out
+    except Exception as exc:
+        for i, _ in todo:
+            failures[i] = exc
+        return []
+    return [(i, record, r) for (i, record), r in zip(todo, results, strict=True)]
 
 
 def _reason_dicts(result: ScoreResultLike) -> list[dict[str, Any]]:
@@ -171,6 +203,8 @@ class DecisionService:
         else:
             self._writer = GroupWriter(self._write_many)
         self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # single-transaction requests waiting to be decided together (see score())
+        self._group: list[tuple[TransactionIn, float]] = []
         self._reload_lock = asyncio.Lock()
         self.keys = KeyCache(
             store, ttl_s=config.key_cache_seconds, timer=timer, executor=self._pool
@@ -222,7 +256,12 @@ class DecisionService:
     async def score(self, tx: TransactionIn, t0: float) -> dict[str, Any]:
         """Decide on one transaction; return the JSON-ready response body.
 
-        :meth:`decide` for a single transaction, without its bookkeeping for batches.
+        Requests that arrive together are decided together: the first one waits for one
+        turn of the event loop, so that the requests already received (whose tasks are
+        queued behind it) join its group, then decides the group (at most
+        ``config.micro_batch``) in arrival order through ``score_many`` and one group
+        commit. Each request still gets its own answer or error. When requests arrive one
+        at a time, each is a group of one, decided as soon as it is read.
 
         Parameters
         ----------
@@ -236,15 +275,41 @@ class DecisionService:
         if waiting is not None:  # the same id is being decided by another request
             body = self._replay(await asyncio.shield(waiting))
         else:
-            fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            fut: asyncio.Future[dict[str, Any]] = loop.create_future()
             self._inflight[tid] = fut
-            bodies: list[dict[str, Any] | None] = [None]
-            await self._decide_and_publish((tx,), (0,), {tid: fut}, bodies, t0)
-            mine = bodies[0]
-            assert mine is not None
-            body = mine
+            group, size = self._group, self.config.micro_batch
+            if len(group) >= size:  # full: this request starts the next group
+                group = self._group = []
+            group.append((tx, t0))
+            if len(group) == 1:
+                await self._lead(group, size > 1)
+            body = await asyncio.shield(fut)  # already decided when this request led
         body["server_latency_ms"] = self._elapsed_ms(t0)
         return body
+
+    async def _lead(self, group: list[tuple[TransactionIn, float]], gather: bool) -> None:
+        """Let ``group`` fill for one loop turn (when ``gather``), then decide it."""
+        try:
+            if gather:
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:  # the others of the group still wait for it
+            if self._group is group:
+                self._group = []
+            asyncio.get_running_loop().create_task(self._decide_group(group))
+            raise
+        if self._group is group:
+            self._group = []
+        # an error of the group reaches every request of it (this one too) through its future
+        with contextlib.suppress(Exception):
+            await self._decide_group(group)
+
+    async def _decide_group(self, group: Sequence[tuple[TransactionIn, float]]) -> None:
+        txs = [tx for tx, _ in group]
+        owned = {tx.transaction_id: self._inflight[tx.transaction_id] for tx in txs}
+        self.metrics.group(len(txs))
+        bodies: list[dict[str, Any] | None] = [None] * len(txs)
+        await self._decide_and_publish(txs, range(len(txs)), owned, bodies, [t for _, t in group])
 
     async def score_many(self, txs: Sequence[TransactionIn], t0: float) -> list[dict[str, Any]]:
         """Decide on several transactions, scored in request order.
@@ -293,7 +358,9 @@ class DecisionService:
             owned[tid] = fut
             mine.append(i)
         if mine:
-            await self._decide_and_publish(txs, mine, owned, bodies, t0)
+            failures = await self._decide_and_publish(txs, mine, owned, bodies, [t0] * n)
+            if failures:
+                raise failures[min(failures)]
         for i, waiting in waits.items():
             bodies[i] = self._replay(await asyncio.shield(waiting))
         for i, j in dup_of.items():
@@ -314,16 +381,25 @@ class DecisionService:
         mine: Sequence[int],
         owned: Mapping[str, asyncio.Future[dict[str, Any]]],
         bodies: list[dict[str, Any] | None],
-        t0: float,
-    ) -> None:
-        """Decide the transactions this request owns, then hand each body (or the failure)
-        to the requests waiting on its id, and release the ids."""
+        t0s: Sequence[float],
+    ) -> dict[int, BaseException]:
+        """Decide the transactions this request owns, then hand each body (or its failure)
+        to the requests waiting on its id, and release the ids; return the failures by
+        index. An error of the whole group (the database) goes to every id, then is raised.
+        """
         try:
-            await self._decide_owned(txs, mine, bodies, t0)
+            failures = await self._decide_owned(txs, mine, bodies, t0s)
             for i in mine:
+                fut = owned[txs[i].transaction_id]
+                failed = failures.get(i)
+                if failed is not None:
+                    fut.set_exception(failed)
+                    fut.exception()  # retrieved: no "never retrieved" log when nobody waited
+                    continue
                 body = bodies[i]
                 assert body is not None
-                owned[txs[i].transaction_id].set_result(body)
+                fut.set_result(body)
+            return failures
         except BaseException as exc:
             for f in owned.values():
                 if not f.done():
@@ -345,8 +421,10 @@ class DecisionService:
         txs: Sequence[TransactionIn],
         mine: Sequence[int],
         bodies: list[dict[str, Any] | None],
-        t0: float,
-    ) -> None:
+        t0s: Sequence[float],
+    ) -> dict[int, BaseException]:
+        """Decide ``txs[i]`` for each ``i`` of ``mine`` into ``bodies[i]``; return the
+        failures by index (the others are decided and stored)."""
         ids = [txs[i].transaction_id for i in mine]
         # A primary-key read from a local SQLite file (~30 µs) costs less than a thread hop;
         # over the network (PostgreSQL) the loop must not wait for the round trip.
@@ -354,23 +432,20 @@ class DecisionService:
         m = self.metrics
         timer = self.timer
         t_parse = timer()
-        m.stage("parse", t_parse - t0)
         scored: list[tuple[int, _Pending]] = []
-        failure: BaseException | None = None
-        scorer = self._scorer  # the scorer these requests started with, even if reloaded
+        failures: dict[int, BaseException] = {}
+        todo: list[tuple[int, dict[str, Any]]] = []
         for i, stored in zip(mine, found, strict=True):
+            m.stage("parse", t_parse - t0s[i])
             if stored is not None:
                 m.replays.inc()
                 bodies[i] = _decision_body(
                     stored.decision, stored.case_id, replayed=True, latency_ms=0.0
                 )
                 continue
-            record = txs[i].to_record()
-            try:
-                result = scorer.score_one(record)
-            except Exception as exc:  # store what was scored (features moved), then fail
-                failure = exc
-                break
+            todo.append((i, txs[i].to_record()))
+        # the scorer these requests started with, even if reloaded meanwhile
+        for i, record, result in _score_group(self._scorer, todo, failures):
             m.scorer_stages(result.timings_us)
             reasons = _reason_dicts(result) if result.reasons else []
             item = DecisionInput(
@@ -383,7 +458,7 @@ class DecisionService:
                 anomaly_score=(
                     None if result.anomaly_score is None else float(result.anomaly_score)
                 ),
-                latency_ms=(timer() - t0) * 1000.0,
+                latency_ms=(timer() - t0s[i]) * 1000.0,
                 at=self.clock(),
             )
             scored.append((i, _Pending(item, result, reasons)))
@@ -393,7 +468,7 @@ class DecisionService:
             m.stage("persistence", timer() - t_scored)
             for (i, p), rec in zip(scored, saved, strict=True):
                 if isinstance(rec, BaseException):
-                    failure = failure or rec
+                    failures[i] = rec
                     continue
                 if not rec.created:
                     # Another worker stored this transaction first: answer with its decision.
@@ -416,8 +491,7 @@ class DecisionService:
                     "replayed": False,
                     "server_latency_ms": 0.0,
                 }
-        if failure is not None:
-            raise failure
+        return failures
 
     async def _persist(self, pending: Sequence[_Pending]) -> list[RecordResult | BaseException]:
         """Queue decisions for the group commit; wait until each is committed (or failed)."""
