@@ -219,7 +219,7 @@ async def test_internal_error_hides_trace_and_logs_request_id(
             raise ZeroDivisionError("secret internal detail")
 
         scorer.score_one = explode
-        scorer.score_many = explode
+        scorer.score_each = explode
         with caplog.at_level(logging.ERROR, logger="fraudwatch"):
             r = await client.post("/v1/score", json=fresh_tx(), headers={"X-Request-ID": "req-123"})
     assert r.status_code == 500

@@ -30,10 +30,23 @@ from fraudwatch.features.state._base import States, StateStore, TxRequest
 from fraudwatch.features.state._memory import MemoryStateStore
 from fraudwatch.features.state._snapshot import StateSnapshot
 
-__all__ = ["OnlineExecutor", "Value"]
+__all__ = ["OnlineExecutor", "PreparedTxs", "Value"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
+
+
+class PreparedTxs:
+    """Transactions checked by :meth:`OnlineExecutor.prepare_many`, ready to be applied."""
+
+    __slots__ = ("parsed", "requests")
+
+    def __init__(self, parsed: list[Tx], requests: list[TxRequest]) -> None:
+        self.parsed = parsed
+        self.requests = requests
+
+    def __len__(self) -> int:
+        return len(self.parsed)
 
 
 class OnlineExecutor:
@@ -123,12 +136,28 @@ class OnlineExecutor:
         """:meth:`compute_and_update` of each transaction in order, in one store call.
 
         On Redis the transactions travel in one pipeline; each still sees the state left by
-        the ones before it.
+        the ones before it. Same as ``apply(prepare_many(txs))``.
+        """
+        return self.apply(self.prepare_many(txs))
+
+    def prepare_many(self, txs: Iterable[Mapping[str, Any]]) -> PreparedTxs:
+        """Check and convert transactions for :meth:`apply`; the state is not touched.
+
+        Raises
+        ------
+        FeatureError
+            A field of one of them is unusable (no transaction is recorded then).
         """
         parsed = [Tx(tx, self._names) for tx in txs]
-        requests = [self._request(t, True, True) for t in parsed]
-        results = self.store.execute(self.plan, requests)
-        return [self._features(t, cast(States, s)) for t, s in zip(parsed, results, strict=True)]
+        return PreparedTxs(parsed, [self._request(t, True, True) for t in parsed])
+
+    def apply(self, prepared: PreparedTxs) -> list[dict[str, Value]]:
+        """Compute and record prepared transactions in order, in one store call."""
+        results = self.store.execute(self.plan, prepared.requests)
+        return [
+            self._features(t, cast(States, s))
+            for t, s in zip(prepared.parsed, results, strict=True)
+        ]
 
     def add_label(self, transaction_id: str, label: int, known_at: datetime) -> bool:
         """Record that ``transaction_id`` is fraud (1) or not (0), known from ``known_at``.

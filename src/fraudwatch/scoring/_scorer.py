@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from time import perf_counter_ns
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from fraudwatch.errors import BundleError
 from fraudwatch.features import FeatureSet, OnlineExecutor, StateSnapshot, StateStore
@@ -149,30 +149,59 @@ class Scorer:
         Raises
         ------
         FeatureError
-            A field of one of them is invalid; raised before the state changes (no
+            A field of one of them is unusable; raised before the state changes (no
             transaction of the group is recorded).
+        Exception
+            The first error of one transaction's prediction, decision or reasons, raised
+            after every transaction was recorded in the state (:meth:`score_each` returns
+            each one's result or error instead).
+        """
+        results = self.score_each(txs)
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return cast(list[ScoreResult], results)
+
+    def score_each(self, txs: Sequence[Mapping[str, Any]]) -> list[ScoreResult | Exception]:
+        """:meth:`score_many`, with each transaction's own result or error, in order.
+
+        Every transaction is recorded in the feature state, then scored; an error of one
+        transaction's prediction, decision or reasons is returned in its place and does not
+        stop the others.
+
+        Raises
+        ------
+        FeatureError
+            A field of one of them is unusable; raised before the state changes.
         """
         n = len(txs)
         if n == 0:
             return []
         t0 = perf_counter_ns()
-        if n == 1:
-            all_feats = [self._online.compute_and_update(txs[0])]
-        else:
-            all_feats = self._online.compute_and_update_many(txs)
+        prepared = self._online.prepare_many(txs)  # raises before anything is recorded
+        all_feats = self._online.apply(prepared)
         t1 = perf_counter_ns()
         encode, predict = self._encoder.transform_row, self.bundle.score_matrix
-        rows: list[tuple[Any, float, float]] = []
+        rows: list[tuple[Any, float, float] | Exception] = []
         for feats in all_feats:
-            x = encode(feats)
-            scores, anomalies = predict(x, num_threads=1)
-            rows.append((x, float(scores[0]), float(anomalies[0])))
+            try:
+                x = encode(feats)
+                scores, anomalies = predict(x, num_threads=1)
+                rows.append((x, float(scores[0]), float(anomalies[0])))
+            except Exception as exc:
+                rows.append(exc)
         t2 = perf_counter_ns()
         shared = {"features": (t1 - t0) / 1000 / n, "model": (t2 - t1) / 1000 / n}
-        return [
-            self._decide(tx, feats, row, shared)
-            for tx, feats, row in zip(txs, all_feats, rows, strict=True)
-        ]
+        out: list[ScoreResult | Exception] = []
+        for tx, feats, row in zip(txs, all_feats, rows, strict=True):
+            if isinstance(row, Exception):
+                out.append(row)
+                continue
+            try:
+                out.append(self._decide(tx, feats, row, shared))
+            except Exception as exc:
+                out.append(exc)
+        return out
 
     def _decide(
         self,

@@ -321,6 +321,7 @@ def create_app(
             pauses.remove()
             if monitor_task is not None:
                 stop_monitor.set()
+                monitor_task.cancel()  # it only sleeps between samples
                 await asyncio.wait([monitor_task], timeout=5.0)
             if watcher is not None:
                 stop_watcher.set()  # no cancel(): a cancelled redis.asyncio call can eat it

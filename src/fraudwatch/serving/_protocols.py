@@ -70,10 +70,10 @@ class ScorerLike(Protocol):
         """Score one transaction, updating its card's online feature state."""
         ...
 
-    def score_many(self, txs: Sequence[Mapping[str, Any]]) -> Sequence[ScoreResultLike]:
-        """Score transactions in order, as ``score_one`` of each would; a ``FeatureError``
-        is raised before any state changes."""
-        ...
+    # Optional, looked up with getattr by the service (a scorer without it is called once per
+    # transaction): ``score_each(txs) -> list[result | Exception]``, the transactions in
+    # order, each with its own result or error, raising ``FeatureError`` before recording
+    # any of them when a field is unusable (see fraudwatch.scoring.Scorer.score_each).
 
     def add_label(self, transaction_id: str, label: int, known_at: datetime) -> object:
         """Feed a label to the label-delayed features (the result is ignored)."""

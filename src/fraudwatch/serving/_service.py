@@ -68,31 +68,50 @@ def _score_group(
     scorer: ScorerLike,
     todo: Sequence[tuple[int, dict[str, Any]]],
     failures: dict[int, BaseException],
+    *,
+    stop_at_failure: bool,
 ) -> list[tuple[int, dict[str, Any], ScoreResultLike]]:
     """Score the ``(index, record)`` of ``todo`` in order; put each failure in ``failures``.
 
-    The group goes through ``score_many`` at once. When one record has an unusable field,
-    ``score_many`` raises a ``FeatureError`` before recording any of them, and they are
-    scored one by one instead, so that only that record fails. Any other error fails every
-    record of the group (the state store or the model is at fault, not one record).
+    The group goes through the scorer's ``score_each`` at once: every record is recorded in
+    the feature state, then each gets its result or its own error. When one record has an
+    unusable field, ``score_each`` raises a ``FeatureError`` before recording any of them,
+    and they are scored one by one instead (also for a scorer without ``score_each``), so
+    that only that record fails; with ``stop_at_failure`` the records after it are then not
+    scored and fail with it. Any other error of the group (the state store) fails every
+    record.
     """
     if not todo:
         return []
-    try:
-        results = scorer.score_many([record for _, record in todo])
-    except FeatureError:
-        out: list[tuple[int, dict[str, Any], ScoreResultLike]] = []
-        for i, record in todo:
-            try:
-                out.append((i, record, scorer.score_one(record)))
-            except Exception as exc:
+    each = getattr(scorer, "score_each", None)
+    if each is not None:
+        try:
+            results = each([record for _, record in todo])
+        except FeatureError:
+            pass  # nothing recorded: one by one below
+        except Exception as exc:
+            for i, _ in todo:
                 failures[i] = exc
-        return out
-    except Exception as exc:
-        for i, _ in todo:
+            return []
+        else:
+            out: list[tuple[int, dict[str, Any], ScoreResultLike]] = []
+            for (i, record), r in zip(todo, results, strict=True):
+                if isinstance(r, BaseException):
+                    failures[i] = r
+                else:
+                    out.append((i, record, r))
+            return out
+    out = []
+    for k, (i, record) in enumerate(todo):
+        try:
+            out.append((i, record, scorer.score_one(record)))
+        except Exception as exc:
             failures[i] = exc
-        return []
-    return [(i, record, r) for (i, record), r in zip(todo, results, strict=True)]
+            if stop_at_failure:
+                for j, _ in todo[k + 1 :]:
+                    failures[j] = exc
+                break
+    return out
 
 
 def _reason_dicts(result: ScoreResultLike) -> list[dict[str, Any]]:
@@ -205,6 +224,7 @@ class DecisionService:
         self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
         # single-transaction requests waiting to be decided together (see score())
         self._group: list[tuple[TransactionIn, float]] = []
+        self._group_tasks: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
         self.keys = KeyCache(
             store, ttl_s=config.key_cache_seconds, timer=timer, executor=self._pool
@@ -227,6 +247,8 @@ class DecisionService:
 
     async def aclose(self) -> None:
         """Store what is queued, then release threads (the store is closed by its owner)."""
+        if self._group_tasks:  # groups being decided: let them store and answer
+            await asyncio.gather(*self._group_tasks, return_exceptions=True)
         if isinstance(self._writer, LoopWriter):
             self._writer.stop()
         else:
@@ -289,27 +311,59 @@ class DecisionService:
         return body
 
     async def _lead(self, group: list[tuple[TransactionIn, float]], gather: bool) -> None:
-        """Let ``group`` fill for one loop turn (when ``gather``), then decide it."""
-        try:
-            if gather:
+        """Let ``group`` fill for one loop turn (when ``gather``), then have it decided.
+
+        A group of one is decided here, as a request on its own always was. A larger one is
+        decided by a task of its own, which this request's cancellation cannot interrupt
+        (the others of the group wait for it); so is the group when this request is
+        cancelled while it waits for the others to join.
+        """
+        if gather:
+            try:
                 await asyncio.sleep(0)
-        except asyncio.CancelledError:  # the others of the group still wait for it
-            if self._group is group:
-                self._group = []
-            asyncio.get_running_loop().create_task(self._decide_group(group))
-            raise
-        if self._group is group:
-            self._group = []
-        # an error of the group reaches every request of it (this one too) through its future
+            except BaseException:
+                self._close_group(group)
+                self._spawn(group)
+                raise
+        self._close_group(group)
+        if len(group) > 1:
+            self._spawn(group)
+            return
+        # its error reaches this request through its future, like any member's
         with contextlib.suppress(Exception):
             await self._decide_group(group)
 
+    def _close_group(self, group: list[tuple[TransactionIn, float]]) -> None:
+        """No request joins ``group`` from now on."""
+        if self._group is group:
+            self._group = []
+
+    def _spawn(self, group: Sequence[tuple[TransactionIn, float]]) -> None:
+        task = asyncio.get_running_loop().create_task(self._decide_group(group))
+        self._group_tasks.add(task)
+        task.add_done_callback(self._group_done)
+
+    def _group_done(self, task: asyncio.Task[None]) -> None:
+        self._group_tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # delivered to every request of the group through its future
+
     async def _decide_group(self, group: Sequence[tuple[TransactionIn, float]]) -> None:
         txs = [tx for tx, _ in group]
-        owned = {tx.transaction_id: self._inflight[tx.transaction_id] for tx in txs}
-        self.metrics.group(len(txs))
+        try:
+            owned = {tx.transaction_id: self._inflight[tx.transaction_id] for tx in txs}
+            self.metrics.group(len(txs))
+        except BaseException as exc:  # never leave a request of the group waiting
+            for tx in txs:
+                fut = self._inflight.pop(tx.transaction_id, None)
+                if fut is not None and not fut.done():
+                    fut.set_exception(exc)
+                    fut.exception()
+            raise
         bodies: list[dict[str, Any] | None] = [None] * len(txs)
-        await self._decide_and_publish(txs, range(len(txs)), owned, bodies, [t for _, t in group])
+        await self._decide_and_publish(
+            txs, range(len(txs)), owned, bodies, [t for _, t in group], stop_at_failure=False
+        )
 
     async def score_many(self, txs: Sequence[TransactionIn], t0: float) -> list[dict[str, Any]]:
         """Decide on several transactions, scored in request order.
@@ -358,7 +412,9 @@ class DecisionService:
             owned[tid] = fut
             mine.append(i)
         if mine:
-            failures = await self._decide_and_publish(txs, mine, owned, bodies, [t0] * n)
+            failures = await self._decide_and_publish(
+                txs, mine, owned, bodies, [t0] * n, stop_at_failure=True
+            )
             if failures:
                 raise failures[min(failures)]
         for i, waiting in waits.items():
@@ -382,13 +438,15 @@ class DecisionService:
         owned: Mapping[str, asyncio.Future[dict[str, Any]]],
         bodies: list[dict[str, Any] | None],
         t0s: Sequence[float],
+        *,
+        stop_at_failure: bool,
     ) -> dict[int, BaseException]:
         """Decide the transactions this request owns, then hand each body (or its failure)
         to the requests waiting on its id, and release the ids; return the failures by
         index. An error of the whole group (the database) goes to every id, then is raised.
         """
         try:
-            failures = await self._decide_owned(txs, mine, bodies, t0s)
+            failures = await self._decide_owned(txs, mine, bodies, t0s, stop_at_failure)
             for i in mine:
                 fut = owned[txs[i].transaction_id]
                 failed = failures.get(i)
@@ -422,9 +480,10 @@ class DecisionService:
         mine: Sequence[int],
         bodies: list[dict[str, Any] | None],
         t0s: Sequence[float],
+        stop_at_failure: bool,
     ) -> dict[int, BaseException]:
         """Decide ``txs[i]`` for each ``i`` of ``mine`` into ``bodies[i]``; return the
-        failures by index (the others are decided and stored)."""
+        failures by index (every transaction scored is stored, see :func:`_score_group`)."""
         ids = [txs[i].transaction_id for i in mine]
         # A primary-key read from a local SQLite file (~30 µs) costs less than a thread hop;
         # over the network (PostgreSQL) the loop must not wait for the round trip.
@@ -445,7 +504,8 @@ class DecisionService:
                 continue
             todo.append((i, txs[i].to_record()))
         # the scorer these requests started with, even if reloaded meanwhile
-        for i, record, result in _score_group(self._scorer, todo, failures):
+        scored_now = _score_group(self._scorer, todo, failures, stop_at_failure=stop_at_failure)
+        for i, record, result in scored_now:
             m.scorer_stages(result.timings_us)
             reasons = _reason_dicts(result) if result.reasons else []
             item = DecisionInput(
@@ -465,7 +525,9 @@ class DecisionService:
         if scored:
             t_scored = timer()
             saved = await self._persist([p for _, p in scored])
-            m.stage("persistence", timer() - t_scored)
+            persisted = timer() - t_scored
+            for _ in scored:  # one observation per transaction, as for the other stages
+                m.stage("persistence", persisted)
             for (i, p), rec in zip(scored, saved, strict=True):
                 if isinstance(rec, BaseException):
                     failures[i] = rec
