@@ -245,6 +245,28 @@ async def test_full_collections_freeze_their_survivors_while_serving(
     assert len(more) == 1000
 
 
+async def test_full_collections_come_often_and_small_while_serving(
+    app_factory: Callable[..., FastAPI],
+) -> None:
+    """Check that while the service runs a full collection follows every collection of the
+    middle generation (so each has little to walk), that freezing does not stop them
+    (gc.freeze resets the collection counters), and that the thresholds come back after."""
+    previous = gc.get_threshold()
+    try:
+        async with running(app_factory(gc_freeze=True)):
+            during = gc.get_threshold()
+            start = gc.get_stats()[2]["collections"]
+            kept = [[i] for i in range(300_000)]  # promoted: automatic collections follow
+            full = gc.get_stats()[2]["collections"] - start
+        after = gc.get_threshold()
+    finally:
+        gc.unfreeze()
+    assert during == (previous[0], previous[1], 1)
+    assert after == previous
+    assert len(kept) == 300_000
+    assert full >= 10  # ~4 at CPython's default of one per ten middle collections
+
+
 def test_freezing_survivors_thaws_periodically_so_dead_cycles_are_freed() -> None:
     """A reference cycle frozen while alive, then dropped, is freed once the hook thaws."""
 

@@ -261,6 +261,7 @@ def create_app(
         probe_client: Any = None
         stop_watcher = asyncio.Event()
         stop_monitor = asyncio.Event()
+        gc_thresholds: tuple[int, int, int] | None = None
         monitor_task: asyncio.Task[None] | None = None
         try:
             sc = scorer
@@ -303,6 +304,12 @@ def create_app(
                 # objects promoted since the last full collection to reach a quarter of what
                 # it found then, which would otherwise count the frozen start-up objects.
                 gc.collect()
+                # A full collection after every collection of the middle generation, not every
+                # tenth: with the survivors frozen, each walks only what was promoted since the
+                # one before, so the same work comes in pauses a tenth as long (the thaw keeps
+                # its pace: FreezeSurvivors.thaw_every counts these).
+                gc_thresholds = gc.get_threshold()
+                gc.set_threshold(gc_thresholds[0], gc_thresholds[1], 1)
                 gc.callbacks.append(freezer)
             if cfg.loop_monitor_ms > 0:
                 pauses.install()
@@ -318,6 +325,8 @@ def create_app(
         finally:
             if freezer in gc.callbacks:
                 gc.callbacks.remove(freezer)
+            if gc_thresholds is not None:
+                gc.set_threshold(*gc_thresholds)
             pauses.remove()
             if monitor_task is not None:
                 stop_monitor.set()
@@ -364,16 +373,19 @@ class FreezeSurvivors:
     The feature state grows with every card seen; without this each full (gen-2) collection
     walks all of it, and the pause grows with the state (40-55 ms measured within a minute
     of load; 5-30 ms with this hook). Frozen survivors are left out of later collections,
-    so a full collection walks only what was created since the last one. A frozen object is
-    still freed when its last reference goes, but a reference cycle among frozen objects
-    that becomes garbage (a closed connection's protocol objects, say, frozen while the
+    so a full collection walks only what was created since the last one (the service also
+    makes full collections ten times as frequent, so each walks a tenth as much: 2-5 ms
+    pauses instead of 15-45 ms, docs/benchmarks.md, Session 8). A frozen object is still
+    freed when its last reference goes, but a reference cycle among frozen objects that
+    becomes garbage (a closed connection's protocol objects, say, frozen while the
     connection was open) would never be reclaimed. So every ``thaw_every``-th full
     collection thaws everything instead: the next full collection walks the whole heap
     once (one long pause), frees such cycles and freezes the survivors again. Leaked
-    memory is thereby bounded by what ``thaw_every`` collections can strand.
+    memory is thereby bounded by what ``thaw_every`` collections can strand (160: about
+    as often as every 16th at CPython's default pace of full collections).
     """
 
-    def __init__(self, thaw_every: int = 16) -> None:
+    def __init__(self, thaw_every: int = 160) -> None:
         if thaw_every < 1:
             raise ValueError("thaw_every must be at least 1")
         self.thaw_every = thaw_every
