@@ -34,6 +34,7 @@ __all__ = [
     "InputFileError",
     "MissingColumnsError",
     "NotFoundError",
+    "PartialStateError",
     "RuleError",
     "StateStoreError",
     "UserError",
@@ -174,3 +175,16 @@ class ConflictError(UserError):
 
 class StateStoreError(FraudwatchError):
     """The online feature state backend failed (connection lost, script error)."""
+
+
+class PartialStateError(StateStoreError):
+    """Some requests of one store call failed on the server; the others were applied.
+
+    ``results`` holds, in request order, each applied request's read (or ``None``) and, for
+    each failed one, its own :class:`StateStoreError`. A caller can keep the reads of the
+    applied requests (they are recorded) and fail only the others.
+    """
+
+    def __init__(self, message: str, results: list[object]) -> None:
+        super().__init__(message)
+        self.results = results

@@ -187,6 +187,7 @@ async def test_a_failure_after_the_features_fails_alone_and_the_rest_is_stored(
         before = _events(app)
         answers = await _together(client, stream)
         once = _events(app) - before
+        assert _group_sizes((await client.get("/metrics")).text)[0] < 6  # they were grouped
         scorer._decide = decide
         retried = [(await client.post("/v1/score", json=b)).json() for b in stream]
         again = _events(app) - before
@@ -241,6 +242,8 @@ async def test_a_scorer_without_score_each_scores_one_at_a_time(
         plain = OneAtATime(svc.scorer)
         svc._scorer = plain
         answers = await _together(client, _one_card_stream(fresh_tx, 4))
+        text = (await client.get("/metrics")).text
+    assert _group_sizes(text)[0] < 4  # grouped, then scored one by one
     assert [r.status_code for r in answers] == [200] * 4
     assert plain.calls == 4
 
@@ -262,7 +265,7 @@ async def test_cancelling_the_first_request_does_not_fail_the_others(
         for _ in range(turns):  # 1: the first waits for the others to join; then deciding
             await asyncio.sleep(0)
         tasks[0].cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
+        results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
         retried = [(await client.post("/v1/score", json=b)).json() for b in stream]
     assert isinstance(results[0], asyncio.CancelledError | dict)
     assert all(isinstance(r, dict) and r["decision"] for r in results[1:])

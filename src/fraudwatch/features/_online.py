@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import polars as pl
 
-from fraudwatch.errors import FeatureError
+from fraudwatch.errors import FeatureError, PartialStateError, StateStoreError
 from fraudwatch.features._featureset import FeatureSet
 from fraudwatch.features._online_math import (
     Tx,
@@ -152,12 +152,36 @@ class OnlineExecutor:
         return PreparedTxs(parsed, [self._request(t, True, True) for t in parsed])
 
     def apply(self, prepared: PreparedTxs) -> list[dict[str, Value]]:
-        """Compute and record prepared transactions in order, in one store call."""
+        """Compute and record prepared transactions in order, in one store call.
+
+        Raises
+        ------
+        StateStoreError
+            The store failed (:class:`~fraudwatch.errors.PartialStateError` when only some
+            of them failed: the others are recorded; :meth:`apply_each` says which).
+        """
         results = self.store.execute(self.plan, prepared.requests)
         return [
             self._features(t, cast(States, s))
             for t, s in zip(prepared.parsed, results, strict=True)
         ]
+
+    def apply_each(self, prepared: PreparedTxs) -> list[dict[str, Value] | StateStoreError]:
+        """:meth:`apply`, with each transaction's features or its own store error.
+
+        A transaction the store failed on (and only that one) gets its error; the others
+        are recorded and get their features. A failure of the whole call is raised.
+        """
+        try:
+            return list(self.apply(prepared))
+        except PartialStateError as exc:
+            out: list[dict[str, Value] | StateStoreError] = []
+            for t, s in zip(prepared.parsed, exc.results, strict=True):
+                if isinstance(s, StateStoreError):
+                    out.append(s)
+                else:
+                    out.append(self._features(t, cast(States, s)))
+            return out
 
     def add_label(self, transaction_id: str, label: int, known_at: datetime) -> bool:
         """Record that ``transaction_id`` is fraud (1) or not (0), known from ``known_at``.

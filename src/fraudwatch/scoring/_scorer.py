@@ -166,8 +166,8 @@ class Scorer:
         """:meth:`score_many`, with each transaction's own result or error, in order.
 
         Every transaction is recorded in the feature state, then scored; an error of one
-        transaction's prediction, decision or reasons is returned in its place and does not
-        stop the others.
+        transaction (the state store failing on it alone, its prediction, decision or
+        reasons) is returned in its place and does not stop the others.
 
         Raises
         ------
@@ -179,11 +179,14 @@ class Scorer:
             return []
         t0 = perf_counter_ns()
         prepared = self._online.prepare_many(txs)  # raises before anything is recorded
-        all_feats = self._online.apply(prepared)
+        all_feats = self._online.apply_each(prepared)
         t1 = perf_counter_ns()
         encode, predict = self._encoder.transform_row, self.bundle.score_matrix
         rows: list[tuple[Any, float, float] | Exception] = []
         for feats in all_feats:
+            if isinstance(feats, Exception):  # the state store failed on this one only
+                rows.append(feats)
+                continue
             try:
                 x = encode(feats)
                 scores, anomalies = predict(x, num_threads=1)
@@ -194,8 +197,8 @@ class Scorer:
         shared = {"features": (t1 - t0) / 1000 / n, "model": (t2 - t1) / 1000 / n}
         out: list[ScoreResult | Exception] = []
         for tx, feats, row in zip(txs, all_feats, rows, strict=True):
-            if isinstance(row, Exception):
-                out.append(row)
+            if isinstance(row, Exception) or isinstance(feats, Exception):
+                out.append(row if isinstance(row, Exception) else cast(Exception, feats))
                 continue
             try:
                 out.append(self._decide(tx, feats, row, shared))

@@ -244,7 +244,7 @@ def create_app(
     metrics = ServiceMetrics()
     factory = scorer_factory or (None if scorer is not None else default_scorer_factory(cfg))
     freezer = FreezeSurvivors()
-    pauses = GcPauses(mono)
+    pauses = GcPauses()  # time.perf_counter: lock-free, safe inside a collection
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -261,7 +261,7 @@ def create_app(
         probe_client: Any = None
         stop_watcher = asyncio.Event()
         stop_monitor = asyncio.Event()
-        gc_thresholds: tuple[int, int, int] | None = None
+        gc_tuned = False
         monitor_task: asyncio.Task[None] | None = None
         try:
             sc = scorer
@@ -305,11 +305,13 @@ def create_app(
                 # it found then, which would otherwise count the frozen start-up objects.
                 gc.collect()
                 # A full collection after every collection of the middle generation, not every
-                # tenth: with the survivors frozen, each walks only what was promoted since the
-                # one before, so the same work comes in pauses a tenth as long (the thaw keeps
-                # its pace: FreezeSurvivors.thaw_every counts these).
-                gc_thresholds = gc.get_threshold()
-                gc.set_threshold(gc_thresholds[0], gc_thresholds[1], 1)
+                # eleventh: with the survivors frozen, each walks only what was promoted since
+                # the one before, so the same work comes in shorter pauses (the thaw keeps its
+                # pace: FreezeSurvivors.thaw_every counts these).
+                _frequent_full_collections(True)
+                gc_tuned = True
+                loop = asyncio.get_running_loop()
+                freezer.settle = lambda: loop.call_soon_threadsafe(gc.collect)
                 gc.callbacks.append(freezer)
             if cfg.loop_monitor_ms > 0:
                 pauses.install()
@@ -318,15 +320,15 @@ def create_app(
                     metrics.gc_pause,
                     pauses,
                     interval_s=cfg.loop_monitor_ms / 1000.0,
-                    timer=mono,
+                    timer=time.perf_counter,  # the real clock, even when a test injects one
                 )
                 monitor_task = asyncio.get_running_loop().create_task(monitor.run(stop_monitor))
             yield
         finally:
             if freezer in gc.callbacks:
                 gc.callbacks.remove(freezer)
-            if gc_thresholds is not None:
-                gc.set_threshold(*gc_thresholds)
+            if gc_tuned:
+                _frequent_full_collections(False)
             pauses.remove()
             if monitor_task is not None:
                 stop_monitor.set()
@@ -374,22 +376,31 @@ class FreezeSurvivors:
     walks all of it, and the pause grows with the state (40-55 ms measured within a minute
     of load; 5-30 ms with this hook). Frozen survivors are left out of later collections,
     so a full collection walks only what was created since the last one (the service also
-    makes full collections ten times as frequent, so each walks a tenth as much: 2-5 ms
-    pauses instead of 15-45 ms, docs/benchmarks.md, Session 8). A frozen object is still
-    freed when its last reference goes, but a reference cycle among frozen objects that
-    becomes garbage (a closed connection's protocol objects, say, frozen while the
-    connection was open) would never be reclaimed. So every ``thaw_every``-th full
-    collection thaws everything instead: the next full collection walks the whole heap
-    once (one long pause), frees such cycles and freezes the survivors again. Leaked
-    memory is thereby bounded by what ``thaw_every`` collections can strand (160: about
-    as often as every 16th at CPython's default pace of full collections).
+    makes full collections follow every middle-generation collection, so each walks less:
+    docs/benchmarks.md, Session 8). A frozen object is still freed when its last reference
+    goes, but a reference cycle among frozen objects that becomes garbage (a closed
+    connection's protocol objects, say, frozen while the connection was open) would never
+    be reclaimed. So every ``thaw_every``-th full collection thaws everything instead: the
+    next full collection walks the whole heap once (one long pause), frees such cycles and
+    freezes the survivors again. Leaked memory is thereby bounded by what ``thaw_every``
+    collections can strand (160: about as often as every 16th at CPython's default pace).
+
+    That walk of the whole heap leaves CPython counting it as long-lived, and its rule of
+    waiting until a quarter as many objects are promoted would hold the next full
+    collection back until it had a quarter of the heap to walk (a second long pause). So
+    after freezing the survivors of that walk the hook calls ``settle`` (when given): the
+    service schedules one more ``gc.collect()`` on its event loop, outside the collector
+    (a collection cannot start inside a callback), which finds almost nothing to walk and
+    resets that count.
     """
 
-    def __init__(self, thaw_every: int = 160) -> None:
+    def __init__(self, thaw_every: int = 160, settle: Callable[[], object] | None = None) -> None:
         if thaw_every < 1:
             raise ValueError("thaw_every must be at least 1")
         self.thaw_every = thaw_every
+        self.settle = settle
         self.full_collections = 0
+        self._thawed = False
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
         if phase != "stop" or info.get("generation") != 2:
@@ -397,8 +408,37 @@ class FreezeSurvivors:
         self.full_collections += 1
         if self.full_collections % self.thaw_every == 0:
             gc.unfreeze()
-        else:
-            gc.freeze()
+            self._thawed = True
+            return
+        gc.freeze()
+        if self._thawed:
+            self._thawed = False
+            if self.settle is not None:
+                self.settle()
+
+
+_GC_TUNING: dict[str, Any] = {"users": 0, "saved": None}
+
+
+def _frequent_full_collections(on: bool) -> None:
+    """Make full collections follow every middle-generation one while any service runs.
+
+    CPython starts a full collection when more middle-generation collections than its
+    third threshold have run since the last one (and enough objects were promoted); 0 makes
+    that every one. The thresholds in force before the first service are restored when the
+    last one stops (services can overlap in one process, as in tests).
+    """
+    if on:
+        if _GC_TUNING["users"] == 0:
+            _GC_TUNING["saved"] = gc.get_threshold()
+            t0, t1, _ = _GC_TUNING["saved"]
+            gc.set_threshold(t0, t1, 0)
+        _GC_TUNING["users"] += 1
+        return
+    _GC_TUNING["users"] -= 1
+    if _GC_TUNING["users"] == 0 and _GC_TUNING["saved"] is not None:
+        gc.set_threshold(*_GC_TUNING["saved"])
+        _GC_TUNING["saved"] = None
 
 
 def _no_native_telemetry() -> dict[str, Any]:
@@ -464,8 +504,12 @@ def config_from_env(environ: dict[str, str] | None = None) -> ServiceConfig:
     return ServiceConfig.build(**values)
 
 
-def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` and Lambda: config from the environment."""
+def app_from_env(**overrides: Any) -> FastAPI:
+    """Factory for ``uvicorn --factory`` and Lambda: config from the environment.
+
+    ``overrides`` replace config fields (Lambda turns the event-loop monitor off: its loop
+    runs only during invocations, so the time between them would read as lag).
+    """
     from fraudwatch.config import load_settings
     from fraudwatch.logs import configure_logging
 
@@ -474,4 +518,7 @@ def app_from_env() -> FastAPI:
         configure_logging(settings.log_level, settings.log_format)
     except ConfigError as exc:  # logging stays default; the config error below says more
         log.warning("settings ignored: %s", exc)
-    return create_app(config_from_env())
+    config = config_from_env()
+    if overrides:
+        config = config.model_copy(update=overrides)
+    return create_app(config)

@@ -77,9 +77,12 @@ def _score_group(
     the feature state, then each gets its result or its own error. When one record has an
     unusable field, ``score_each`` raises a ``FeatureError`` before recording any of them,
     and they are scored one by one instead (also for a scorer without ``score_each``), so
-    that only that record fails; with ``stop_at_failure`` the records after it are then not
-    scored and fail with it. Any other error of the group (the state store) fails every
-    record.
+    that only that record fails; with ``stop_at_failure`` (a batch call, scored in order)
+    the records after it are then not scored and fail with it. Errors that come after a
+    record is in the feature state (the store failing on that record alone, its prediction,
+    decision or reasons) fail that record only: the others are recorded too, so they are
+    stored, and a retry replays them. An error of the whole store call (the server
+    unreachable) fails every record.
     """
     if not todo:
         return []
@@ -247,7 +250,7 @@ class DecisionService:
 
     async def aclose(self) -> None:
         """Store what is queued, then release threads (the store is closed by its owner)."""
-        if self._group_tasks:  # groups being decided: let them store and answer
+        while self._group_tasks:  # groups being decided: let them store and answer
             await asyncio.gather(*self._group_tasks, return_exceptions=True)
         if isinstance(self._writer, LoopWriter):
             self._writer.stop()

@@ -24,5 +24,5 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     if adapter is None:
         from fraudwatch.serving._app import app_from_env
 
-        adapter = _adapter["app"] = LambdaAdapter(app_from_env())
+        adapter = _adapter["app"] = LambdaAdapter(app_from_env(loop_monitor_ms=0.0))
     return adapter(event, context)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
-from fraudwatch.errors import StateStoreError
+from fraudwatch.errors import PartialStateError, StateStoreError
 from fraudwatch.features._dd import zero_prefix
 from fraudwatch.features._plan import EntitySpec, StatePlan
 from fraudwatch.features.state._base import EntityState, Field, States, TxRequest
@@ -254,7 +254,16 @@ class RedisStateStore:
 
     # ------------------------------------------------------------------ contract
     def execute(self, plan: StatePlan, requests: Sequence[TxRequest]) -> list[States | None]:
-        """Apply ``requests`` in order, one script each (pipelined when several)."""
+        """Apply ``requests`` in order, one script each (pipelined when several).
+
+        Raises
+        ------
+        PartialStateError
+            Some scripts of a pipeline failed on the server (the others ran): it carries
+            each request's read or its own error.
+        StateStoreError
+            The call failed as a whole (the server is unreachable, the connection dropped).
+        """
         try:
             if len(requests) == 1:
                 replies = [self._step(args=[self._payload(plan, requests[0])])]
@@ -262,16 +271,35 @@ class RedisStateStore:
                 pipe = self._client.pipeline(transaction=False)
                 for req in requests:
                     self._step(args=[self._payload(plan, req)], client=pipe)
-                replies = pipe.execute()
+                # every script runs whatever the others do: report each one's own outcome
+                replies = pipe.execute(raise_on_error=False)
         except self._redis.RedisError as exc:
             raise StateStoreError(
                 f"Redis state store at {self.url} failed: {exc}; check that the server is "
                 "running and reachable"
             ) from exc
-        return [
-            self._parse(plan, req, reply) if req.read else None
-            for req, reply in zip(requests, replies, strict=True)
-        ]
+        failed = [r for r in replies if isinstance(r, Exception)]
+        if not failed:
+            return [
+                self._parse(plan, req, reply) if req.read else None
+                for req, reply in zip(requests, replies, strict=True)
+            ]
+        results: list[object] = []
+        for req, reply in zip(requests, replies, strict=True):
+            if isinstance(reply, Exception):
+                results.append(
+                    StateStoreError(
+                        f"Redis state store at {self.url} failed on transaction "
+                        f"{req.tx_id!r}: {reply}"
+                    )
+                )
+            else:
+                results.append(self._parse(plan, req, reply) if req.read else None)
+        raise PartialStateError(
+            f"Redis state store at {self.url}: {len(failed)} of {len(requests)} transactions "
+            f"failed ({failed[0]}); the others were recorded",
+            results,
+        )
 
     def add_label(self, plan: StatePlan, transaction_id: str, label: int, known_at: int) -> bool:
         """Record a label through the transaction index (one script)."""
