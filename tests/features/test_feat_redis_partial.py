@@ -29,7 +29,9 @@ def _tx(i: int, card: str) -> dict[str, Any]:
 
 @pytest.fixture
 def executor(redis_url: str, redis_prefix: str) -> Any:
-    fs = FeatureSet((Feature("count", "card", window="1h"), Feature("sum", "card", "amount", window="1h")))
+    fs = FeatureSet(
+        (Feature("count", "card", window="1h"), Feature("sum", "card", "amount", window="1h"))
+    )
     store = RedisStateStore(redis_url, prefix=f"{redis_prefix}{uuid.uuid4().hex[:6]}:")
     ex = OnlineExecutor(fs, store)
     yield ex
