@@ -209,11 +209,16 @@ def _children(pid: int) -> list[int]:
 # -- measurement -----------------------------------------------------------------------------
 
 
-def stage_totals(port: int) -> dict[str, tuple[float, float]]:
-    """``{stage: (sum of seconds, count)}`` from the server's metrics."""
+def metrics_text(port: int) -> str:
+    """The server's ``/metrics`` exposition."""
     import httpx
 
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+
+
+def stage_totals(port: int) -> dict[str, tuple[float, float]]:
+    """``{stage: (sum of seconds, count)}`` from the server's metrics."""
+    text = metrics_text(port)
     out = {s: [0.0, 0.0] for s in STAGES}
     pattern = r'fraudwatch_stage_seconds_(sum|count)\{stage="(\w+)"\} ([0-9.e+-]+)'
     for m in re.finditer(pattern, text):
@@ -225,9 +230,7 @@ def stage_totals(port: int) -> dict[str, tuple[float, float]]:
 
 def runtime_totals(port: int) -> dict[str, float]:
     """Counters of the server's loop-lag and GC-pause histograms (see docs/operations.md)."""
-    import httpx
-
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    text = metrics_text(port)
     out = {"gc_full": 0.0, "gc_full_s": 0.0, "gc_young_s": 0.0, "lag_n": 0.0, "lag_le_10ms": 0.0}
     gc_pattern = r'fraudwatch_gc_pause_seconds_(sum|count)\{generation="(\d+)"\} (\S+)'
     for m in re.finditer(gc_pattern, text):

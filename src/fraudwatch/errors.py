@@ -185,6 +185,6 @@ class PartialStateError(StateStoreError):
     applied requests (they are recorded) and fail only the others.
     """
 
-    def __init__(self, message: str, results: list[object]) -> None:
+    def __init__(self, message: str, results: Sequence[object]) -> None:
         super().__init__(message)
-        self.results = results
+        self.results = list(results)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,26 @@ def _group_sizes(text: str) -> tuple[float, float]:
 
 async def _together(client: httpx.AsyncClient, bodies: Sequence[Mapping[str, Any]]) -> list[Any]:
     return list(await asyncio.gather(*(client.post("/v1/score", json=b) for b in bodies)))
+
+
+@contextlib.contextmanager
+def _refusing(app: FastAPI, bad_id: str) -> Iterator[None]:
+    """The feature executor refuses ``bad_id`` as it refuses an unusable field: while
+    checking a group, before recording any of it."""
+    online = app.state.service.scorer._online
+    prepare = online.prepare_many
+
+    def refusing(txs: Sequence[Mapping[str, Any]]) -> Any:
+        txs = list(txs)
+        if any(tx["transaction_id"] == bad_id for tx in txs):
+            raise FeatureError(f"transaction {bad_id!r}: refused by the test")
+        return prepare(txs)
+
+    online.prepare_many = refusing
+    try:
+        yield
+    finally:
+        online.prepare_many = prepare
 
 
 def _events(app: FastAPI) -> int:
@@ -109,27 +130,20 @@ async def test_requests_sent_together_are_grouped_and_score_as_one_by_one(
         )
 
 
-async def test_micro_batch_of_one_decides_each_alone(
-    app_factory: Callable[..., FastAPI], fresh_tx: Tx
-) -> None:
-    """Check that ``micro_batch=1`` turns grouping off."""
-    async with running(app_factory(micro_batch=1)) as client:
-        answers = await _together(client, _one_card_stream(fresh_tx, 5))
-        text = (await client.get("/metrics")).text
-    assert [r.status_code for r in answers] == [200] * 5
-    assert _group_sizes(text) == (5.0, 5.0)
-
-
+@pytest.mark.parametrize(
+    ("micro_batch", "sent", "at_most_one"),
+    [(1, 5, 5), (2, 10, 0)],  # 1 turns grouping off; 2 caps ten requests at five groups of two
+)
 async def test_groups_are_capped_at_micro_batch(
-    app_factory: Callable[..., FastAPI], fresh_tx: Tx
+    app_factory: Callable[..., FastAPI], fresh_tx: Tx, micro_batch: int, sent: int, at_most_one: int
 ) -> None:
-    """Check that ten requests sent together with ``micro_batch=2`` make five groups of two."""
-    async with running(app_factory(micro_batch=2)) as client:
-        answers = await _together(client, _one_card_stream(fresh_tx, 10))
+    """Check that requests sent together make groups of exactly ``micro_batch``."""
+    async with running(app_factory(micro_batch=micro_batch)) as client:
+        answers = await _together(client, _one_card_stream(fresh_tx, sent))
         text = (await client.get("/metrics")).text
-    assert [r.status_code for r in answers] == [200] * 10
-    assert _group_sizes(text) == (5.0, 10.0)
-    assert _metric(text, 'fraudwatch_score_group_size_bucket{le="1.0"}') == 0
+    assert [r.status_code for r in answers] == [200] * sent
+    assert _group_sizes(text) == (5.0, float(sent))
+    assert _metric(text, 'fraudwatch_score_group_size_bucket{le="1.0"}') == at_most_one
     assert _metric(text, 'fraudwatch_score_group_size_bucket{le="2.0"}') == 5
 
 
@@ -142,21 +156,11 @@ async def test_an_unusable_transaction_fails_alone_and_nothing_counts_twice(
     stream = _one_card_stream(fresh_tx, 5)
     bad_id = stream[2]["transaction_id"]
     async with running(app) as client:
-        online = app.state.service.scorer._online
-        prepare = online.prepare_many
-
-        def refusing(txs: Sequence[Mapping[str, Any]]) -> Any:
-            txs = list(txs)
-            if any(tx["transaction_id"] == bad_id for tx in txs):  # as an unusable field does
-                raise FeatureError(f"transaction {bad_id!r}: refused by the test")
-            return prepare(txs)
-
-        online.prepare_many = refusing
-        before = _events(app)
-        answers = await _together(client, stream)
-        text = (await client.get("/metrics")).text
-        after = _events(app)
-        online.prepare_many = prepare
+        with _refusing(app, bad_id):
+            before = _events(app)
+            answers = await _together(client, stream)
+            text = (await client.get("/metrics")).text
+            after = _events(app)
         retried = [(await client.post("/v1/score", json=b)).json() for b in stream]
     assert _group_sizes(text)[0] < 5  # they were grouped
     assert [r.status_code for r in answers] == [200, 200, 422, 200, 200]
@@ -281,18 +285,8 @@ async def test_batch_call_stops_at_an_unusable_transaction(
     stream = _one_card_stream(fresh_tx, 5)
     bad_id = stream[1]["transaction_id"]
     async with running(app) as client:
-        online = app.state.service.scorer._online
-        prepare = online.prepare_many
-
-        def refusing(txs: Sequence[Mapping[str, Any]]) -> Any:
-            txs = list(txs)
-            if any(tx["transaction_id"] == bad_id for tx in txs):
-                raise FeatureError(f"transaction {bad_id!r}: refused by the test")
-            return prepare(txs)
-
-        online.prepare_many = refusing
-        failed = await client.post("/v1/score/batch", json={"transactions": stream})
-        online.prepare_many = prepare
+        with _refusing(app, bad_id):
+            failed = await client.post("/v1/score/batch", json={"transactions": stream})
         retried = await client.post("/v1/score/batch", json={"transactions": stream})
     assert failed.status_code == 422
     assert retried.status_code == 200

@@ -45,9 +45,6 @@ class PreparedTxs:
         self.parsed = parsed
         self.requests = requests
 
-    def __len__(self) -> int:
-        return len(self.parsed)
-
 
 class OnlineExecutor:
     """Features of one transaction at a time, over a :class:`StateStore`.

@@ -197,11 +197,11 @@ class Scorer:
         shared = {"features": (t1 - t0) / 1000 / n, "model": (t2 - t1) / 1000 / n}
         out: list[ScoreResult | Exception] = []
         for tx, feats, row in zip(txs, all_feats, rows, strict=True):
-            if isinstance(row, Exception) or isinstance(feats, Exception):
-                out.append(row if isinstance(row, Exception) else cast(Exception, feats))
+            if isinstance(row, Exception):  # the store's error of this one, or its model's
+                out.append(row)
                 continue
             try:
-                out.append(self._decide(tx, feats, row, shared))
+                out.append(self._decide(tx, cast(dict[str, Any], feats), row, shared))
             except Exception as exc:
                 out.append(exc)
         return out

@@ -388,17 +388,17 @@ class FreezeSurvivors:
     That walk of the whole heap leaves CPython counting it as long-lived, and its rule of
     waiting until a quarter as many objects are promoted would hold the next full
     collection back until it had a quarter of the heap to walk (a second long pause). So
-    after freezing the survivors of that walk the hook calls ``settle`` (when given): the
+    after freezing the survivors of that walk the hook calls ``settle`` (when set): the
     service schedules one more ``gc.collect()`` on its event loop, outside the collector
     (a collection cannot start inside a callback), which finds almost nothing to walk and
     resets that count.
     """
 
-    def __init__(self, thaw_every: int = 160, settle: Callable[[], object] | None = None) -> None:
+    def __init__(self, thaw_every: int = 160) -> None:
         if thaw_every < 1:
             raise ValueError("thaw_every must be at least 1")
         self.thaw_every = thaw_every
-        self.settle = settle
+        self.settle: Callable[[], object] | None = None
         self.full_collections = 0
         self._thawed = False
 

@@ -278,15 +278,11 @@ class RedisStateStore:
                 f"Redis state store at {self.url} failed: {exc}; check that the server is "
                 "running and reachable"
             ) from exc
-        failed = [r for r in replies if isinstance(r, Exception)]
-        if not failed:
-            return [
-                self._parse(plan, req, reply) if req.read else None
-                for req, reply in zip(requests, replies, strict=True)
-            ]
-        results: list[object] = []
+        results: list[States | StateStoreError | None] = []
+        failed: list[Exception] = []
         for req, reply in zip(requests, replies, strict=True):
             if isinstance(reply, Exception):
+                failed.append(reply)
                 results.append(
                     StateStoreError(
                         f"Redis state store at {self.url} failed on transaction "
@@ -295,6 +291,8 @@ class RedisStateStore:
                 )
             else:
                 results.append(self._parse(plan, req, reply) if req.read else None)
+        if not failed:
+            return cast(list[States | None], results)
         raise PartialStateError(
             f"Redis state store at {self.url}: {len(failed)} of {len(requests)} transactions "
             f"failed ({failed[0]}); the others were recorded",
