@@ -140,7 +140,7 @@ def own_cpu_s() -> float:
 class Server:
     """``fraudwatch serve`` in a subprocess on 127.0.0.1."""
 
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, cpus: set[int] | None = None) -> None:
         self.port = free_port()
         self.log = log
         self._log = log.open("wb")
@@ -151,6 +151,8 @@ class Server:
             stderr=subprocess.STDOUT,
             cwd=REPO,
             env=env,
+            # before exec, so that every thread of the server inherits the CPU set
+            preexec_fn=None if cpus is None else (lambda: os.sched_setaffinity(0, cpus)),
         )
 
     def wait_ready(self, timeout: float = 180.0) -> None:
@@ -331,7 +333,7 @@ def bench_backend(
 
     with open_store(db_url, upgrade=True) as store:
         _, key = store.create_api_key("bench", ["score"])
-    server = Server([*serve_args, "--db", db_url], workdir / f"{name}.log")
+    server = Server([*serve_args, "--db", db_url], workdir / f"{name}.log", opts.server_cpus)
     out: dict[str, Any] = {"backend": name, "args": serve_args, "rows": []}
     make = request_maker(bodies, f"{name}-{uuid.uuid4().hex[:6]}", key)
     windows: list[Window] = []
@@ -347,7 +349,11 @@ def bench_backend(
         for rate in opts.rate_list:
             loop0 = runtime_totals(server.port)
             with measured(server, windows):
-                res = asyncio.run(run_paced(server.port, make, rate=rate, duration_s=opts.duration))
+                res = asyncio.run(
+                    run_paced(
+                        server.port, make, rate=rate, duration_s=opts.duration, spin=opts.spin
+                    )
+                )
             row = row_of(f"{rate:g}", res, windows[-1])
             row.update(runtime_delta(loop0, runtime_totals(server.port)))
             out["rows"].append(row)
@@ -417,23 +423,31 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         + (f", `--explainer {meta['explainer']}`" if meta.get("explainer") else "")
         + (f", `--micro-batch {meta['micro_batch']}`" if meta.get("micro_batch") else "")
         + f"; {meta['duration_s']:g} s per rate; online path: {meta['compiled']} of "
-        f"{meta['compilable']} modules compiled.",
+        f"{meta['compilable']} modules compiled. Load generator: {meta.get('pacing', 'sleep')} "
+        f"pacing, {meta.get('pinned', 'not pinned')}; *client late* is how late it began "
+        "requests (p99 / max), which the latencies include.",
         "",
         "| backend | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms "
         "| non-200 | server CPU ms/req | other processes (cores) | full GCs (ms) "
-        "| loop lag > 10 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| loop lag > 10 ms | client late ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for row in r["rows"]:
             target = "max (32 conn.)" if row["target"] == "max" else row["target"]
+            late = (
+                f"{row['client_late_p99_ms']:.2f} / {row['client_late_max_ms']:.1f}"
+                if "client_late_p99_ms" in row
+                else "–"
+            )
             lines.append(
                 f"| {r['backend']} | {target} | {row['throughput_rps']:.0f} "
                 f"| {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['p999_ms']:.2f} "
                 f"| {row['max_ms']:.1f} | {row['non_200'] + row['errors']:.0f} "
                 f"| {row['server_cpu_ms_per_request']:.2f} | {row['other_cores']:.2f} "
                 f"| {row['full_gcs']:.0f} ({row['full_gc_ms']:.1f}) "
-                f"| {row['lag_over_10ms']:.0f} of {row['lag_samples']:.0f} |"
+                f"| {row['lag_over_10ms']:.0f} of {row['lag_samples']:.0f} "
+                f"| {late} |"
             )
     lines += [
         "",
@@ -474,6 +488,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-anomaly", action="store_true", help="no Isolation Forest")
+    parser.add_argument(
+        "--client-sleep",
+        dest="spin",
+        action="store_false",
+        help="pace by sleeping until each due time (default: busy-wait, see loadgen.py)",
+    )
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="let the scheduler place the server and the generator (default: one CPU each)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the raw numbers here")
     parser.add_argument("--markdown", type=Path, default=None, help="write the section here")
     opts = parser.parse_args(argv)
@@ -482,6 +508,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         opts.duration = 3.0 if opts.quick else 10.0
     opts.warmup = 2.0 if opts.quick else 5.0
     opts.probe = 4.0 if opts.quick else 8.0
+    opts.server_cpus = None
+    cpus = sorted(os.sched_getaffinity(0))
+    if opts.pin and len(cpus) >= 2:
+        # The generator on the first CPU, the server on the last: left to itself, the
+        # scheduler of the 2-core VM often put both on one CPU (seen with ``ps -o psr``).
+        # A server with several workers is left free to use every CPU.
+        opts.generator_cpus = {cpus[0]}
+        if opts.workers == 1 or "redis+postgres" not in opts.backends:
+            opts.server_cpus = {cpus[-1]}
+    else:
+        opts.pin = False
     return opts
 
 
@@ -490,6 +527,8 @@ def main(argv: list[str] | None = None) -> None:
     from fraudwatch._speedups import compiled_modules
 
     opts = parse_args(argv)
+    if opts.pin:
+        os.sched_setaffinity(0, opts.generator_cpus)
     work = Path(tempfile.mkdtemp(prefix="fw-bench-serving-"))
     registry = opts.registry or work / "registry"
     built = compiled_modules()
@@ -504,6 +543,13 @@ def main(argv: list[str] | None = None) -> None:
         "explainer": opts.explainer,
         "micro_batch": opts.micro_batch,
         "duration_s": opts.duration,
+        "pacing": "busy-wait" if opts.spin else "sleep",
+        "pinned": (
+            f"generator on CPU {sorted(opts.generator_cpus)[0]}, server on CPU "
+            f"{sorted(opts.server_cpus)[0] if opts.server_cpus else 'any'}"
+            if opts.pin
+            else "not pinned"
+        ),
         # the server runs this same install: a stale build would run as Python there too
         "compiled": sum(built.values()),
         "compilable": len(built),
