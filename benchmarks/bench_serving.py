@@ -14,7 +14,9 @@ What it does (everything on 127.0.0.1, bounded in count and time):
 4. sends open-loop load at each rate (250, 500, 1,000 req/s by default) from this process:
    request *i* is due at ``start + i / rate`` and its latency counts from that due time, so
    a stalled server is charged for the requests it delayed; then saturates the server with a
-   closed loop of 32 connections for the maximum throughput;
+   closed loop of 32 connections for the maximum throughput. For ``memory+sqlite`` the
+   generator busy-waits on the first CPU and the server runs on the last (:func:`placement`);
+   each row reports how late the generator began requests;
 5. prints, and with ``--markdown`` writes, a ready-to-paste Markdown section: the command,
    date, machine, load average, a CPU calibration and, for every row, how much CPU *other*
    processes used meanwhile (the machine is shared); ``--json`` keeps the raw numbers.
@@ -320,6 +322,43 @@ def row_of(target: str, res: LoadResult, window: Window) -> dict[str, Any]:
     }
 
 
+ALL_CPUS = frozenset(os.sched_getaffinity(0))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the load generator and the server run, and how the generator paces."""
+
+    spin: bool
+    generator_cpus: frozenset[int] | None = None
+    server_cpus: frozenset[int] | None = None
+
+    def describe(self) -> str:
+        """For the report: pacing and CPUs."""
+        pacing = "busy-wait pacing" if self.spin else "sleep pacing"
+        if self.generator_cpus is None:
+            return f"{pacing}, not pinned"
+        server = "any CPU" if self.server_cpus is None else f"CPU {min(self.server_cpus)}"
+        return f"{pacing}, generator on CPU {min(self.generator_cpus)}, server on {server}"
+
+
+def placement(backend: str, opts: argparse.Namespace) -> Placement:
+    """The generator's pacing and the CPUs of both processes for one backend.
+
+    With in-process state and SQLite no other process serves a request, so the generator
+    busy-waits (``loadgen.py`` says why) on the first CPU and the server runs on the last:
+    left to itself, the scheduler of the 2-core VM often put both on one CPU (seen with
+    ``ps -o psr``). With Redis and PostgreSQL in the request path, both would lose the CPU
+    to a busy generator (measured 2026-12-08: p99 at 250 req/s 39.8 ms, maximum 663 req/s),
+    so the generator sleeps and nothing is pinned.
+    """
+    alone = backend == "memory+sqlite"
+    cpus = sorted(ALL_CPUS)
+    if not alone or not opts.pin or len(cpus) < 2:
+        return Placement(spin=opts.spin and alone)
+    return Placement(opts.spin, frozenset(cpus[:1]), frozenset(cpus[-1:]))
+
+
 def bench_backend(
     name: str,
     serve_args: list[str],
@@ -333,16 +372,25 @@ def bench_backend(
 
     with open_store(db_url, upgrade=True) as store:
         _, key = store.create_api_key("bench", ["score"])
-    server = Server([*serve_args, "--db", db_url], workdir / f"{name}.log", opts.server_cpus)
-    out: dict[str, Any] = {"backend": name, "args": serve_args, "rows": []}
+    place = placement(name, opts)
+    os.sched_setaffinity(0, place.generator_cpus or ALL_CPUS)
+    server = Server([*serve_args, "--db", db_url], workdir / f"{name}.log", place.server_cpus)
+    out: dict[str, Any] = {
+        "backend": name,
+        "args": serve_args,
+        "rows": [],
+        "placement": place.describe(),
+    }
     make = request_maker(bodies, f"{name}-{uuid.uuid4().hex[:6]}", key)
     windows: list[Window] = []
     try:
         server.wait_ready()
-        asyncio.run(run_paced(server.port, make, rate=200, duration_s=opts.warmup))
+        asyncio.run(run_paced(server.port, make, rate=200, duration_s=opts.warmup, spin=place.spin))
         before = stage_totals(server.port)
         with measured(server, windows):
-            probe = asyncio.run(run_paced(server.port, make, rate=50, duration_s=opts.probe))
+            probe = asyncio.run(
+                run_paced(server.port, make, rate=50, duration_s=opts.probe, spin=place.spin)
+            )
         out["stages_us"] = stage_means_us(before, stage_totals(server.port))
         out["probe"] = row_of("50", probe, windows[-1])
         print(f"  {name} stages at 50 req/s (µs): {out['stages_us']}", flush=True)
@@ -351,7 +399,7 @@ def bench_backend(
             with measured(server, windows):
                 res = asyncio.run(
                     run_paced(
-                        server.port, make, rate=rate, duration_s=opts.duration, spin=opts.spin
+                        server.port, make, rate=rate, duration_s=opts.duration, spin=place.spin
                     )
                 )
             row = row_of(f"{rate:g}", res, windows[-1])
@@ -423,9 +471,10 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         + (f", `--explainer {meta['explainer']}`" if meta.get("explainer") else "")
         + (f", `--micro-batch {meta['micro_batch']}`" if meta.get("micro_batch") else "")
         + f"; {meta['duration_s']:g} s per rate; online path: {meta['compiled']} of "
-        f"{meta['compilable']} modules compiled. Load generator: {meta.get('pacing', 'sleep')} "
-        f"pacing, {meta.get('pinned', 'not pinned')}; *client late* is how late it began "
-        "requests (p99 / max), which the latencies include.",
+        f"{meta['compilable']} modules compiled. Load generator: "
+        + "; ".join(f"{r['backend']}: {r['placement']}" for r in results)
+        + "; *client late* is how late it began requests (p99 / max), which the latencies "
+        "include.",
         "",
         "| backend | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms "
         "| non-200 | server CPU ms/req | other processes (cores) | full GCs (ms) "
@@ -492,13 +541,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--client-sleep",
         dest="spin",
         action="store_false",
-        help="pace by sleeping until each due time (default: busy-wait, see loadgen.py)",
+        help="pace by sleeping (default for memory+sqlite: busy-wait, see loadgen.py)",
     )
     parser.add_argument(
         "--no-pin",
         dest="pin",
         action="store_false",
-        help="let the scheduler place the server and the generator (default: one CPU each)",
+        help="let the scheduler place both processes (default for memory+sqlite: one CPU each)",
     )
     parser.add_argument("--json", type=Path, default=None, help="write the raw numbers here")
     parser.add_argument("--markdown", type=Path, default=None, help="write the section here")
@@ -508,17 +557,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         opts.duration = 3.0 if opts.quick else 10.0
     opts.warmup = 2.0 if opts.quick else 5.0
     opts.probe = 4.0 if opts.quick else 8.0
-    opts.server_cpus = None
-    cpus = sorted(os.sched_getaffinity(0))
-    if opts.pin and len(cpus) >= 2:
-        # The generator on the first CPU, the server on the last: left to itself, the
-        # scheduler of the 2-core VM often put both on one CPU (seen with ``ps -o psr``).
-        # A server with several workers is left free to use every CPU.
-        opts.generator_cpus = {cpus[0]}
-        if opts.workers == 1 or "redis+postgres" not in opts.backends:
-            opts.server_cpus = {cpus[-1]}
-    else:
-        opts.pin = False
     return opts
 
 
@@ -527,8 +565,6 @@ def main(argv: list[str] | None = None) -> None:
     from fraudwatch._speedups import compiled_modules
 
     opts = parse_args(argv)
-    if opts.pin:
-        os.sched_setaffinity(0, opts.generator_cpus)
     work = Path(tempfile.mkdtemp(prefix="fw-bench-serving-"))
     registry = opts.registry or work / "registry"
     built = compiled_modules()
@@ -543,13 +579,6 @@ def main(argv: list[str] | None = None) -> None:
         "explainer": opts.explainer,
         "micro_batch": opts.micro_batch,
         "duration_s": opts.duration,
-        "pacing": "busy-wait" if opts.spin else "sleep",
-        "pinned": (
-            f"generator on CPU {sorted(opts.generator_cpus)[0]}, server on CPU "
-            f"{sorted(opts.server_cpus)[0] if opts.server_cpus else 'any'}"
-            if opts.pin
-            else "not pinned"
-        ),
         # the server runs this same install: a stale build would run as Python there too
         "compiled": sum(built.values()),
         "compilable": len(built),
