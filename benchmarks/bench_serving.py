@@ -16,7 +16,7 @@ What it does (everything on 127.0.0.1, bounded in count and time):
    a stalled server is charged for the requests it delayed; then saturates the server with a
    closed loop of 32 connections for the maximum throughput. For ``memory+sqlite`` the
    generator busy-waits on the first CPU and the server runs on the last (:func:`placement`);
-   each row reports how late the generator began requests;
+   each paced row reports how late the generator began requests;
 5. prints, and with ``--markdown`` writes, a ready-to-paste Markdown section: the command,
    date, machine, load average, a CPU calibration and, for every row, how much CPU *other*
    processes used meanwhile (the machine is shared); ``--json`` keeps the raw numbers.
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import math
 import os
@@ -48,6 +49,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -142,7 +144,7 @@ def own_cpu_s() -> float:
 class Server:
     """``fraudwatch serve`` in a subprocess on 127.0.0.1."""
 
-    def __init__(self, args: list[str], log: Path, cpus: set[int] | None = None) -> None:
+    def __init__(self, args: list[str], log: Path, cpus: AbstractSet[int] | None = None) -> None:
         self.port = free_port()
         self.log = log
         self._log = log.open("wb")
@@ -322,24 +324,35 @@ def row_of(target: str, res: LoadResult, window: Window) -> dict[str, Any]:
     }
 
 
-ALL_CPUS = frozenset(os.sched_getaffinity(0))
+def usable_cpus() -> frozenset[int]:
+    """The CPUs this process may run on (empty where the OS cannot tell or pin)."""
+    getter = getattr(os, "sched_getaffinity", None)
+    return frozenset(getter(0)) if getter is not None else frozenset()
+
+
+CPUS_AT_START = usable_cpus()
 
 
 @dataclass(frozen=True)
 class Placement:
     """Where the load generator and the server run, and how the generator paces."""
 
-    spin: bool
     generator_cpus: frozenset[int] | None = None
     server_cpus: frozenset[int] | None = None
 
+    @property
+    def spin(self) -> bool:
+        """Busy-wait pacing: only with each process on a CPU of its own."""
+        return self.generator_cpus is not None
+
     def describe(self) -> str:
         """For the report: pacing and CPUs."""
-        pacing = "busy-wait pacing" if self.spin else "sleep pacing"
-        if self.generator_cpus is None:
-            return f"{pacing}, not pinned"
-        server = "any CPU" if self.server_cpus is None else f"CPU {min(self.server_cpus)}"
-        return f"{pacing}, generator on CPU {min(self.generator_cpus)}, server on {server}"
+        if self.generator_cpus is None or self.server_cpus is None:
+            return "sleep pacing, not pinned"
+        return (
+            f"busy-wait pacing, generator on CPU {min(self.generator_cpus)}, "
+            f"server on CPU {min(self.server_cpus)}"
+        )
 
 
 def placement(backend: str, opts: argparse.Namespace) -> Placement:
@@ -350,13 +363,14 @@ def placement(backend: str, opts: argparse.Namespace) -> Placement:
     left to itself, the scheduler of the 2-core VM often put both on one CPU (seen with
     ``ps -o psr``). With Redis and PostgreSQL in the request path, both would lose the CPU
     to a busy generator (measured 2026-12-08: p99 at 250 req/s 39.8 ms, maximum 663 req/s),
-    so the generator sleeps and nothing is pinned.
+    so the generator sleeps and nothing is pinned. It also sleeps, unpinned, with
+    ``--client-sleep`` or ``--no-pin`` (a busy generator must not share the server's CPU) and
+    where fewer than two CPUs can be pinned.
     """
-    alone = backend == "memory+sqlite"
-    cpus = sorted(ALL_CPUS)
-    if not alone or not opts.pin or len(cpus) < 2:
-        return Placement(spin=opts.spin and alone)
-    return Placement(opts.spin, frozenset(cpus[:1]), frozenset(cpus[-1:]))
+    cpus = sorted(CPUS_AT_START)
+    if backend != "memory+sqlite" or not (opts.spin and opts.pin) or len(cpus) < 2:
+        return Placement()
+    return Placement(frozenset(cpus[:1]), frozenset(cpus[-1:]))
 
 
 def bench_backend(
@@ -373,7 +387,8 @@ def bench_backend(
     with open_store(db_url, upgrade=True) as store:
         _, key = store.create_api_key("bench", ["score"])
     place = placement(name, opts)
-    os.sched_setaffinity(0, place.generator_cpus or ALL_CPUS)
+    if place.generator_cpus is not None:
+        os.sched_setaffinity(0, place.generator_cpus)
     server = Server([*serve_args, "--db", db_url], workdir / f"{name}.log", place.server_cpus)
     out: dict[str, Any] = {
         "backend": name,
@@ -382,26 +397,21 @@ def bench_backend(
         "placement": place.describe(),
     }
     make = request_maker(bodies, f"{name}-{uuid.uuid4().hex[:6]}", key)
+    paced = functools.partial(run_paced, server.port, make, spin=place.spin)
     windows: list[Window] = []
     try:
         server.wait_ready()
-        asyncio.run(run_paced(server.port, make, rate=200, duration_s=opts.warmup, spin=place.spin))
+        asyncio.run(paced(rate=200, duration_s=opts.warmup))
         before = stage_totals(server.port)
         with measured(server, windows):
-            probe = asyncio.run(
-                run_paced(server.port, make, rate=50, duration_s=opts.probe, spin=place.spin)
-            )
+            probe = asyncio.run(paced(rate=50, duration_s=opts.probe))
         out["stages_us"] = stage_means_us(before, stage_totals(server.port))
         out["probe"] = row_of("50", probe, windows[-1])
         print(f"  {name} stages at 50 req/s (µs): {out['stages_us']}", flush=True)
         for rate in opts.rate_list:
             loop0 = runtime_totals(server.port)
             with measured(server, windows):
-                res = asyncio.run(
-                    run_paced(
-                        server.port, make, rate=rate, duration_s=opts.duration, spin=place.spin
-                    )
-                )
+                res = asyncio.run(paced(rate=rate, duration_s=opts.duration))
             row = row_of(f"{rate:g}", res, windows[-1])
             row.update(runtime_delta(loop0, runtime_totals(server.port)))
             out["rows"].append(row)
@@ -417,6 +427,8 @@ def bench_backend(
         print(f"  {name} max: {json.dumps(row)}", flush=True)
     finally:
         server.stop()
+        if place.generator_cpus is not None:
+            os.sched_setaffinity(0, CPUS_AT_START)
     return out
 
 

@@ -51,13 +51,15 @@ def test_paced_run_sends_every_request_on_time_or_later(spin: bool) -> None:
 
     _Answer.seen = 0
     result = asyncio.run(run())
-    assert result.sent == 200
     assert _Answer.seen == 200
     assert result.statuses == {200: 200}
     assert len(result.start_lags) == 200
-    # begun at or after its due time: pacing never sends early
+    # begun at or after its due time: pacing never sends early; and not held back either
+    # (a loose bound: this machine's sleeping processes wake ~1 ms late)
     assert min(result.start_lags) >= 0.0
+    assert sorted(result.start_lags)[100] < 0.02
     # the run lasts the paced duration, not less (nothing sent in a burst ahead of time)
     assert result.elapsed_s >= 0.4 * 199 / 200
     summary = result.summary()
-    assert summary["client_late_max_ms"] >= summary["client_late_p99_ms"] >= 0.0
+    assert summary["client_late_max_ms"] == round(max(result.start_lags) * 1000, 3)
+    assert summary["client_late_p99_ms"] == round(sorted(result.start_lags)[197] * 1000, 3)
