@@ -324,35 +324,29 @@ def row_of(target: str, res: LoadResult, window: Window) -> dict[str, Any]:
     }
 
 
-def usable_cpus() -> frozenset[int]:
-    """The CPUs this process may run on (empty where the OS cannot tell or pin)."""
-    getter = getattr(os, "sched_getaffinity", None)
-    return frozenset(getter(0)) if getter is not None else frozenset()
-
-
-CPUS_AT_START = usable_cpus()
+# the CPUs this process may run on (none where the OS cannot tell or pin)
+CPUS_AT_START = frozenset(getattr(os, "sched_getaffinity", lambda _: ())(0))
 
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the load generator and the server run, and how the generator paces."""
+    """The CPUs of the load generator and of the server, when both are pinned.
 
-    generator_cpus: frozenset[int] | None = None
-    server_cpus: frozenset[int] | None = None
+    Pinned, the generator busy-waits for each due time (``spin``); otherwise it sleeps.
+    """
+
+    cpus: tuple[int, int] | None = None  # (generator, server)
 
     @property
     def spin(self) -> bool:
         """Busy-wait pacing: only with each process on a CPU of its own."""
-        return self.generator_cpus is not None
+        return self.cpus is not None
 
     def describe(self) -> str:
         """For the report: pacing and CPUs."""
-        if self.generator_cpus is None or self.server_cpus is None:
+        if self.cpus is None:
             return "sleep pacing, not pinned"
-        return (
-            f"busy-wait pacing, generator on CPU {min(self.generator_cpus)}, "
-            f"server on CPU {min(self.server_cpus)}"
-        )
+        return f"busy-wait pacing, generator on CPU {self.cpus[0]}, server on CPU {self.cpus[1]}"
 
 
 def placement(backend: str, opts: argparse.Namespace) -> Placement:
@@ -370,7 +364,7 @@ def placement(backend: str, opts: argparse.Namespace) -> Placement:
     cpus = sorted(CPUS_AT_START)
     if backend != "memory+sqlite" or not (opts.spin and opts.pin) or len(cpus) < 2:
         return Placement()
-    return Placement(frozenset(cpus[:1]), frozenset(cpus[-1:]))
+    return Placement((cpus[0], cpus[-1]))
 
 
 def bench_backend(
@@ -387,9 +381,13 @@ def bench_backend(
     with open_store(db_url, upgrade=True) as store:
         _, key = store.create_api_key("bench", ["score"])
     place = placement(name, opts)
-    if place.generator_cpus is not None:
-        os.sched_setaffinity(0, place.generator_cpus)
-    server = Server([*serve_args, "--db", db_url], workdir / f"{name}.log", place.server_cpus)
+    if place.cpus is not None:
+        os.sched_setaffinity(0, {place.cpus[0]})
+    server = Server(
+        [*serve_args, "--db", db_url],
+        workdir / f"{name}.log",
+        None if place.cpus is None else {place.cpus[1]},
+    )
     out: dict[str, Any] = {
         "backend": name,
         "args": serve_args,
@@ -427,7 +425,7 @@ def bench_backend(
         print(f"  {name} max: {json.dumps(row)}", flush=True)
     finally:
         server.stop()
-        if place.generator_cpus is not None:
+        if place.cpus is not None:
             os.sched_setaffinity(0, CPUS_AT_START)
     return out
 

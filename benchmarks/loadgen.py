@@ -18,11 +18,11 @@ process took 86-119 ms at 1,000 req/s (measured with ``gc.callbacks``), and ever
 meanwhile was charged to the server as a stall it did not cause.
 
 The paced mode busy-waits for each due time by default (``spin=True``) instead of sleeping.
-On the 2-core VM of 2026-12-07, against a trivial server, a sleeping generator started its
+On the 2-core VM of 2026-12-08, against a trivial server, a sleeping generator started its
 requests 1.1-1.2 ms late at p99 (a sleeping vCPU wakes late), and the open-loop measure
 charged that lateness to the server; spinning, the same run started them 0.02-0.09 ms late
-at p99. How late each request started is kept (``start_lags``) and summarised: the latencies still
-include it, but a stall of the generator itself now shows in the results.
+at p99. How late each request started is kept (``start_lags``) and summarised: the
+latencies still include it, but a stall of the generator itself now shows in the results.
 
 Only 127.0.0.1 is allowed; runs are bounded by a request count and a duration.
 """
