@@ -23,9 +23,11 @@ $(VENV)/.stamp-dev: pyproject.toml | $(VENV)/bin/python
 # The online feature modules compiled with Cython, rebuilt when one of them changes; without
 # a C compiler the script says so and fraudwatch runs them as Python.
 SPEEDUP_SOURCES := $(addprefix src/fraudwatch/features/,_dd.py _geo.py _online_math.py _online.py state/_memory.py)
+# Typed Cython modules (fraudwatch._speedups.NATIVE); without a build their callers use LightGBM.
+NATIVE_SOURCES := src/fraudwatch/models/_treewalk.pyx
 SPEEDUPS := src/fraudwatch/_compiled.json
 
-$(SPEEDUPS): $(SPEEDUP_SOURCES) scripts/build_speedups.py src/fraudwatch/_speedups.py | $(VENV)/.stamp-core
+$(SPEEDUPS): $(SPEEDUP_SOURCES) $(NATIVE_SOURCES) scripts/build_speedups.py src/fraudwatch/_speedups.py | $(VENV)/.stamp-core
 	$(PY) scripts/build_speedups.py
 
 install: $(VENV)/.stamp-core $(SPEEDUPS)

@@ -12,6 +12,11 @@ since the build is imported as Python, with a warning, never as stale machine co
 The compiled code has the semantics of the source (type annotations are not used as C
 types); the speed-up comes from running without the interpreter loop, 27-35% off the median
 in-process ``compute_and_update`` (docs/benchmarks.md, Features, Session 6).
+
+The modules in :data:`NATIVE` are different: written for Cython (typed ``.pyx``), they have
+no Python source to fall back to, so the hook refuses a build that does not match its source
+(an ``ImportError``, with a warning) and their callers keep another path, as they do when the
+build is absent or ``FRAUDWATCH_PURE_PYTHON`` is set.
 """
 
 from __future__ import annotations
@@ -29,7 +34,15 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["COMPILED", "MANIFEST", "PURE_ENV", "compiled_modules", "install", "source_digest"]
+__all__ = [
+    "COMPILED",
+    "MANIFEST",
+    "NATIVE",
+    "PURE_ENV",
+    "compiled_modules",
+    "install",
+    "source_digest",
+]
 
 COMPILED: tuple[str, ...] = (
     "fraudwatch.features._dd",
@@ -39,6 +52,10 @@ COMPILED: tuple[str, ...] = (
     "fraudwatch.features.state._memory",
 )
 """Modules that may run compiled (the per-transaction online feature path)."""
+
+NATIVE: tuple[str, ...] = ("fraudwatch.models._treewalk",)
+"""Modules written for Cython (``.pyx``, typed), with no Python source: callers import them
+inside ``try`` and keep another path when they are not built (or not current)."""
 
 MANIFEST = Path(__file__).with_name("_compiled.json")
 """Written by the build: ``{module: sha256 of the source compiled}``."""
@@ -79,7 +96,11 @@ class _Finder(MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or not isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
             return spec  # no compiled build: the usual source import
-        source = Path(str(spec.origin)).with_name(name.rsplit(".", 1)[1] + ".py")
+        stem = name.rsplit(".", 1)[1]
+        source = Path(str(spec.origin)).with_name(stem + ".py")
+        typed = source.with_suffix(".pyx")
+        if not source.is_file() and typed.is_file():
+            return self._native_spec(name, spec, typed)
         if not source.is_file():
             return spec  # installed without sources: only the build exists
         if os.environ.get(PURE_ENV, "") not in ("", "0"):
@@ -94,6 +115,29 @@ class _Finder(MetaPathFinder):
                 stacklevel=2,
             )
             return importlib.util.spec_from_file_location(name, source)
+        return spec
+
+    def _native_spec(self, name: str, spec: ModuleSpec, source: Path) -> ModuleSpec:
+        """A module of :data:`NATIVE` (no Python source): its build if current, else none.
+
+        Raises
+        ------
+        ImportError
+            ``FRAUDWATCH_PURE_PYTHON`` is set, or the build does not match its ``.pyx``
+            source; its callers then take their other path.
+        """
+        if os.environ.get(PURE_ENV, "") not in ("", "0"):
+            raise ImportError(f"{name}: not loaded, {PURE_ENV} is set", name=name)
+        if self._recorded is None:
+            self._recorded = _recorded()
+        if name not in NATIVE or self._recorded.get(name) != source_digest(source):
+            warnings.warn(
+                f"{name}: the compiled build does not match {source.name}; not loading it "
+                "(rebuild with `make speedups`)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            raise ImportError(f"{name}: the build does not match {source.name}", name=name)
         return spec
 
 

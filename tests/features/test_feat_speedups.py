@@ -89,3 +89,53 @@ def test_makefile_rebuilds_on_every_compiled_source() -> None:
         "fraudwatch.features." + p.removesuffix(".py").replace("/", ".") for p in match[1].split()
     }
     assert listed == set(_speedups.COMPILED)
+    native = re.search(r"NATIVE_SOURCES := (.*)", text)
+    assert native is not None
+    assert {
+        p.removeprefix("src/").removesuffix(".pyx").replace("/", ".") for p in native[1].split()
+    } == set(_speedups.NATIVE)
+
+
+_NATIVE_PROBE = """
+import sys, warnings
+import fraudwatch._speedups as s
+finder = next(f for f in sys.meta_path if isinstance(f, s._Finder))
+if sys.argv[1] == "stale":
+    finder._recorded = {name: "0" * 64 for name in s.NATIVE}  # as if the .pyx had changed
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        import fraudwatch.models._treewalk
+        state = "loaded"
+    except ImportError as exc:
+        state = "refused"
+from fraudwatch.models import LightGBMModel
+print(state, sum("does not match" in str(w.message) for w in caught))
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "env", "expected"),
+    [
+        ("current", {}, ["loaded", "0"]),
+        ("stale", {}, ["refused", "1"]),
+        ("current", {"FRAUDWATCH_PURE_PYTHON": "1"}, ["refused", "0"]),
+    ],
+)
+def test_native_build_loaded_only_when_current(
+    case: str, env: dict[str, str], expected: list[str]
+) -> None:
+    """Check that a typed module's build loads only while it matches its .pyx (no fallback
+    source: the import fails and its callers keep LightGBM), and never in pure-Python mode."""
+    if not _built():
+        pytest.skip("no compiled build here (make speedups)")
+    done = subprocess.run(
+        [sys.executable, "-c", _NATIVE_PROBE, case],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == expected

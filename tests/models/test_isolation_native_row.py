@@ -1,9 +1,14 @@
-"""One row's anomaly score through LightGBM's single-row API equals the numpy traversals."""
+"""One row's anomaly score as a LightGBM model equals the numpy traversals.
+
+Every test runs twice: the forest walked by the compiled tree walk (``compiled``, skipped
+where it is not built) and by LightGBM's single-row C API (``c_api``, the walk turned off).
+"""
 
 from __future__ import annotations
 
 import pickle
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import lightgbm as lgb
@@ -15,13 +20,34 @@ from hypothesis.extra import numpy as hnp
 
 from fraudwatch.models import AnomalyDetector
 from fraudwatch.models import _isolation as iso_module
+from fraudwatch.models import _lightgbm as lgb_module
+from fraudwatch.models._forest import CompiledForest
 
 COLUMNS = [3, 0, 2, 1]
 """An out-of-order subset of the toy columns (column 4 holds category codes)."""
 
 
+def _walk_built() -> bool:
+    try:
+        import fraudwatch.models._treewalk  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module", autouse=True, params=["compiled", "c_api"])
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Which single-row predictor the detectors of a test get."""
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "compiled" and not _walk_built():
+            pytest.skip("the compiled tree walk is not built (make speedups)")
+        if request.param == "c_api":
+            mp.setattr(lgb_module, "compiled_forest", lambda text: None)
+        yield request.param
+
+
 @pytest.fixture(scope="module")
-def detector(toy: Any) -> AnomalyDetector:
+def detector(toy: Any, path: str) -> AnomalyDetector:
     """100 trees on the toy columns, reloaded from its files like the service, then edited.
 
     The splits on the noise column (N(0, 1)) are shrunk by 1e-37, some to zeros: they then
@@ -86,12 +112,17 @@ def rows(draw: st.DrawFn, specials: list[float]) -> np.ndarray:
     return draw(hnp.arrays(np.float64, (8, 5), elements=cell))
 
 
-def test_single_row_path_is_taken_and_traverses_real_trees(detector: AnomalyDetector) -> None:
-    """Check that the fixture's forest splits near zero and is scored by LightGBM."""
+def test_single_row_path_is_taken_and_traverses_real_trees(
+    detector: AnomalyDetector, path: str
+) -> None:
+    """Check that the fixture's forest splits near zero and is scored by the path asked for."""
     splits = detector.arrays_["threshold"][detector.arrays_["left"] != -1]
     assert np.any((np.abs(splits) < 1e-35) & (splits != 0))
     assert np.any(splits == 0)
-    assert detector._native_row() is not None
+    native_row = detector._native_row()
+    assert native_row is not None
+    kind = CompiledForest if path == "compiled" else lgb_module._SingleRowPredictor
+    assert isinstance(native_row.predictor, kind)
 
 
 @settings(max_examples=300, deadline=None)
@@ -143,7 +174,9 @@ def test_forest_of_single_leaves_only() -> None:
         assert native(det, row) == -det.forest_.score_samples(probe[i : i + 1])[0]
 
 
-def test_threads_scoring_at_once_get_exact_scores(detector: AnomalyDetector, toy: Any) -> None:
+def test_threads_scoring_at_once_get_exact_scores(
+    detector: AnomalyDetector, toy: Any, path: str
+) -> None:
     """Check that several threads scoring rows at once each get the exact score of their row."""
     det = AnomalyDetector.from_files(detector.to_files())  # no predictor built yet
     x = toy.x_val
@@ -168,7 +201,8 @@ def test_threads_scoring_at_once_get_exact_scores(detector: AnomalyDetector, toy
     assert errors == []
     native_row = det._native_row()
     assert native_row is not None
-    assert native_row.predictor.n_configs >= 1
+    if path == "c_api":
+        assert native_row.predictor.n_configs >= 1
 
 
 def test_lightgbm_reads_back_every_number_exactly(detector: AnomalyDetector) -> None:
@@ -187,14 +221,14 @@ def test_lightgbm_reads_back_every_number_exactly(detector: AnomalyDetector) -> 
 
 
 def test_without_lightgbm_one_row_walks_numpy(toy: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Check that without LightGBM's single-row API one row is walked in numpy, same score."""
+    """Check that without a single-row predictor one row is walked in numpy, same score."""
 
     def unavailable(*args: Any, **kwargs: Any) -> Any:
-        raise ImportError("no lightgbm")
+        return None  # neither the compiled walk nor LightGBM's single-row API
 
     det = AnomalyDetector(n_estimators=30).fit(toy.x, columns=COLUMNS)
     expected = -det.forest_.score_samples(toy.x_val[:20, COLUMNS])
-    monkeypatch.setattr(iso_module, "_SingleRowPredictor", unavailable)
+    monkeypatch.setattr(iso_module, "row_predictor", unavailable)
     alone = [float(det.score(toy.x_val[i : i + 1])[0]) for i in range(20)]
     assert det.__dict__["_native"] is None
     np.testing.assert_array_equal(alone, expected)

@@ -1,4 +1,8 @@
-"""LightGBM's single-row fast path scores and explains exactly like ``Booster.predict``."""
+"""The single-row paths score and explain exactly like ``Booster.predict``.
+
+Every test runs twice: with the compiled tree walk (``compiled``, skipped where it is not
+built) and with LightGBM's single-row C API (``c_api``, the walk turned off).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import copy
 import gc
 import pickle
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -21,6 +26,7 @@ from hypothesis.extra import numpy as hnp
 
 from fraudwatch.models import LightGBMModel
 from fraudwatch.models import _lightgbm as lgb_module
+from fraudwatch.models._forest import CompiledForest
 
 PARAMS: dict[str, Any] = {
     "n_estimators": 60,
@@ -30,8 +36,39 @@ PARAMS: dict[str, Any] = {
 }
 
 
+def _walk_built() -> bool:
+    try:
+        import fraudwatch.models._treewalk  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module", params=["compiled", "c_api"])
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Which single-row predictor the models of a test get."""
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "compiled" and not _walk_built():
+            pytest.skip("the compiled tree walk is not built (make speedups)")
+        if request.param == "c_api":
+            mp.setattr(lgb_module, "compiled_forest", lambda text: None)
+        yield request.param
+
+
+def c_api_only(path: str) -> None:
+    """Skip a test of the C API's own configs when the compiled walk serves."""
+    if path != "c_api":
+        pytest.skip("about LightGBM's FastConfig handles, which the compiled walk has none of")
+
+
+def check_kind(single_row: Any, path: str) -> None:
+    """Check that the predictor in use is the one ``path`` asks for."""
+    expected = CompiledForest if path == "compiled" else lgb_module._SingleRowPredictor
+    assert isinstance(single_row, expected)
+
+
 @pytest.fixture(scope="module")
-def model(toy: Any) -> LightGBMModel:
+def model(toy: Any, path: str) -> LightGBMModel:
     """A LightGBM model with a categorical column, saved and loaded back."""
     fitted = LightGBMModel(**PARAMS).fit(
         toy.x, toy.y, feature_names=toy.names, categorical=toy.categorical
@@ -87,12 +124,12 @@ def _rows(draw: st.DrawFn, toy: Any) -> np.ndarray:
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_single_row_equals_generic_path(
-    model: LightGBMModel, toy: Any, data: st.DataObject
+    model: LightGBMModel, toy: Any, path: str, data: st.DataObject
 ) -> None:
     """Check that one row, NaNs and (unseen) category codes included, scores exactly alike."""
     row = data.draw(_rows(toy))
     assert fast(model, row) == generic(model, row)
-    assert model.__dict__["_single"][1] is not None  # the fast path was taken
+    check_kind(model.__dict__["_single"][1], path)  # the fast path was taken
 
 
 @settings(max_examples=300, deadline=None)
@@ -165,7 +202,7 @@ def run_together(*fns: Callable[[], Any]) -> list[Any]:
         return [f.result() for f in futures]
 
 
-def test_threads_score_exactly(model: LightGBMModel, toy: Any) -> None:
+def test_threads_score_exactly(model: LightGBMModel, toy: Any, path: str) -> None:
     """Check that several threads scoring single rows (and blocked batches) agree exactly."""
     rng = np.random.default_rng(5)
     x = toy.x_val[rng.integers(0, toy.x_val.shape[0], 4000)]
@@ -186,11 +223,12 @@ def test_threads_score_exactly(model: LightGBMModel, toy: Any) -> None:
     for k in range(4):
         np.testing.assert_array_equal(results[k], expected[k:2000:4])
     single_row = fresh._single_row()
-    assert single_row is not None
-    assert 1 <= single_row.n_configs <= 4
+    check_kind(single_row, path)
+    if path == "c_api":
+        assert 1 <= single_row.n_configs <= 4
 
 
-def test_threads_explain_exactly(model: LightGBMModel, toy: Any) -> None:
+def test_threads_explain_exactly(model: LightGBMModel, toy: Any, path: str) -> None:
     """Check that threads explaining and scoring single rows (beside tree blocks) are exact."""
     rng = np.random.default_rng(6)
     x = toy.x_val[rng.integers(0, toy.x_val.shape[0], 4000)]
@@ -216,12 +254,13 @@ def test_threads_explain_exactly(model: LightGBMModel, toy: Any) -> None:
             np.testing.assert_array_equal(got, expected[i])
     np.testing.assert_array_equal(scored, np.tile(raw, 3))
     single_row = fresh._single_row()
-    assert single_row is not None
-    assert 2 <= single_row.n_configs <= 4  # one config per simultaneous caller at most
+    check_kind(single_row, path)
+    if path == "c_api":
+        assert 2 <= single_row.n_configs <= 4  # one config per simultaneous caller at most
 
 
 def test_saved_and_loaded_model_uses_fast_path(
-    model: LightGBMModel, toy: Any, tmp_path: Path
+    model: LightGBMModel, toy: Any, path: str, tmp_path: Path
 ) -> None:
     """Check that a model written by save() and read by load() takes the fast path."""
     model.save(tmp_path / "m")
@@ -230,12 +269,14 @@ def test_saved_and_loaded_model_uses_fast_path(
     row = toy.x_val[7:8]
     assert fast(loaded, row) == generic(model, row)
     single_row = loaded._single_row()
-    assert single_row is not None
-    assert single_row.n_configs == 1
+    check_kind(single_row, path)
+    if path == "c_api":
+        assert single_row.n_configs == 1
 
 
-def test_configs_freed_when_model_dropped(model: LightGBMModel, toy: Any) -> None:
+def test_configs_freed_when_model_dropped(model: LightGBMModel, toy: Any, path: str) -> None:
     """Check that the native configs (both kinds) are freed once the model is dropped."""
+    c_api_only(path)
     dropped = LightGBMModel.from_files(model.to_files())
     fast(dropped, toy.x_val[:1])
     dropped.contributions(toy.x_val[:1])
@@ -250,16 +291,17 @@ def test_configs_freed_when_model_dropped(model: LightGBMModel, toy: Any) -> Non
     assert handles == []
 
 
-def test_new_booster_gets_new_fast_path(model: LightGBMModel, toy: Any) -> None:
+def test_new_booster_gets_new_fast_path(model: LightGBMModel, toy: Any, path: str) -> None:
     """Check that replacing booster_ rebuilds the fast path and frees the old one."""
     other = LightGBMModel.from_files(model.to_files())
     fast(other, toy.x_val[:1])
     old = other._single_row()
-    assert old is not None
-    finalizer = old._finalizer
+    check_kind(old, path)
+    finalizer = weakref.finalize(old, lambda: None)
     del old
     other.booster_ = copy.deepcopy(other.booster_)
     assert fast(other, toy.x_val[:1]) == generic(model, toy.x_val[:1])
+    check_kind(other._single_row(), path)
     gc.collect()
     assert not finalizer.alive
 
@@ -277,11 +319,12 @@ def test_copies_and_pickles_rebuild_their_own(model: LightGBMModel, toy: Any) ->
 def test_generic_path_when_fast_path_unavailable(
     model: LightGBMModel, toy: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Check that a LightGBM without the single-row C API falls back to Booster.predict."""
+    """Check that without the compiled walk and the single-row C API, Booster.predict serves."""
 
     def unavailable(booster: Any) -> None:
         raise AttributeError("LGBM_BoosterPredictForMatSingleRowFastInit")
 
+    monkeypatch.setattr(lgb_module, "compiled_forest", lambda text: None)
     monkeypatch.setattr(lgb_module, "_SingleRowPredictor", unavailable)
     other = LightGBMModel.from_files(model.to_files())
     row = toy.x_val[11:12]

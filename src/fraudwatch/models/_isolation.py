@@ -9,10 +9,12 @@ paper, in ``(0, 1]``: higher is more anomalous, about 0.5 and below is ordinary.
 ``-IsolationForest.score_samples`` exactly (same traversal, same float32 comparison, same
 order of summation).
 
-One row (the real-time service's case) is scored by LightGBM's single-row C API: the forest is
-rewritten once, at first use, as a LightGBM model (in memory only; the files do not change)
-whose raw score is exactly the sum of the path lengths (see ``AnomalyDetector._native_row``).
-Without LightGBM, or for a forest it cannot represent exactly, one row walks the numpy arrays.
+One row (the real-time service's case) is scored as a LightGBM model: the forest is rewritten
+once, at first use, in LightGBM's text format (in memory only; the files do not change), whose
+raw score is exactly the sum of the path lengths (see ``AnomalyDetector._native_row``), and
+walked by the compiled tree walk (:mod:`fraudwatch.models._forest`) or, where that is not
+built, by LightGBM's single-row C API. Without either, or for a forest LightGBM cannot
+represent exactly, one row walks the numpy arrays.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from fraudwatch.models._base import (
     threads_for,
     to_json_bytes,
 )
-from fraudwatch.models._lightgbm import _SingleRowPredictor
+from fraudwatch.models._forest import RowPredictor
+from fraudwatch.models._lightgbm import row_predictor
 from fraudwatch.models._params import Interval, validate_params
 
 __all__ = ["ANOMALY_FILES", "AnomalyDetector"]
@@ -90,7 +93,7 @@ class _RowWalk:
 class _NativeRow:
     """The forest as a LightGBM model for one row: its single-row predictor, columns read."""
 
-    predictor: _SingleRowPredictor
+    predictor: RowPredictor
     columns: npt.NDArray[np.intp]
 
 
@@ -420,12 +423,13 @@ class AnomalyDetector:
         return walk
 
     def _score_row(self, row: npt.NDArray[np.float64]) -> Vector:
-        """Score one row through LightGBM's single-row C API (the forest as a LightGBM model).
+        """Score one row as a LightGBM model (the compiled walk, else LightGBM's C API).
 
-        Less than half the CPU time of the numpy walk (:meth:`_walk_row`, used when LightGBM
-        cannot be used): ~17 µs instead of ~37 µs for 100 trees of depth 8, most of it in
-        LightGBM's traversal. The same result bit for bit: the same float32 values, the same
-        comparisons, the leaf values added tree by tree (see :meth:`_lightgbm_model`).
+        Less than half the CPU time of the numpy walk (:meth:`_walk_row`, used when neither
+        can be): ~17 µs instead of ~37 µs for 100 trees of depth 8 through LightGBM's C API,
+        most of it in LightGBM's traversal. The same result bit for bit: the same float32
+        values, the same comparisons, the leaf values added tree by tree (see
+        :meth:`_lightgbm_model`).
         """
         native = self._native_row()
         if native is None:
@@ -462,11 +466,12 @@ class AnomalyDetector:
         return self._native_row() is not None
 
     def _native_row(self) -> _NativeRow | None:
-        """The single-row LightGBM predictor of the forest, built on first use.
+        """The single-row predictor of the forest as a LightGBM model, built on first use.
 
-        ``None`` (numpy walk) without LightGBM's C API, or for a forest that LightGBM cannot
-        represent exactly (see :meth:`_lightgbm_model`). Two threads arriving together may
-        both build one; the spare is freed when dropped. Never pickled (rebuilt on first use).
+        ``None`` (numpy walk) without the compiled walk and LightGBM's C API, or for a forest
+        that LightGBM cannot represent exactly (see :meth:`_lightgbm_model`). Two threads
+        arriving together may both build one; the spare is freed when dropped. Never pickled
+        (rebuilt on first use).
         """
         cached: _NativeRow | bool | None = getattr(self, "_native", False)
         if cached is not False:
@@ -474,13 +479,13 @@ class AnomalyDetector:
         native: _NativeRow | None = None
         text = self._lightgbm_model()  # BundleError on indices outside the forest
         if text is not None:
-            try:
+            predictor = row_predictor(text)  # the compiled walk, else LightGBM's C API
+            if predictor is None:
+                log.info("isolation forest rows scored in numpy (no single-row predictor)")
+            else:
                 native = _NativeRow(
-                    predictor=_SingleRowPredictor(text),
-                    columns=np.asarray(self.columns_, dtype=np.intp),
+                    predictor=predictor, columns=np.asarray(self.columns_, dtype=np.intp)
                 )
-            except (ImportError, AttributeError) as exc:
-                log.info("isolation forest rows scored in numpy (%s)", exc)
         self._native = native
         return native
 

@@ -50,6 +50,7 @@ from fraudwatch.models._base import (
     positive_weight,
     threads_for,
 )
+from fraudwatch.models._forest import RowPredictor, compiled_forest
 from fraudwatch.models._params import Interval, NoneOk, OneOf
 from fraudwatch.models._paths import LeafTables
 
@@ -304,27 +305,22 @@ class LightGBMModel(ModelBase):
             raw += block
         return raw + self.margin_offset_
 
-    def _single_row_for(self, xc: Matrix) -> _SingleRowPredictor | None:
-        """The single-row predictor if ``xc`` is one row and the fast path is available."""
+    def _single_row_for(self, xc: Matrix) -> RowPredictor | None:
+        """The single-row predictor if ``xc`` is one row and a fast path is available."""
         return self._single_row() if xc.shape[0] == 1 else None
 
-    def _single_row(self) -> _SingleRowPredictor | None:
+    def _single_row(self) -> RowPredictor | None:
         """The single-row predictor of the current ``booster_``, built on first use.
 
-        ``None`` when this LightGBM does not offer the C API functions (generic path then).
+        The compiled tree walk (:mod:`fraudwatch.models._forest`) when it is built, else
+        LightGBM's single-row C API; ``None`` when neither is available (generic path then).
         Two threads arriving together may both build one; the spare is freed when dropped.
         """
-        cached: tuple[Any, _SingleRowPredictor | None] | None = self.__dict__.get("_single")
+        cached: tuple[Any, RowPredictor | None] | None = self.__dict__.get("_single")
         if cached is not None and cached[0] is self.booster_:
             return cached[1]
-        single: _SingleRowPredictor | None
-        try:
-            single = _SingleRowPredictor(self.booster_)
-        except (ImportError, AttributeError) as exc:
-            log.info("LightGBM single-row fast path unavailable (%s)", exc)
-            single = None
-        self._single = (self.booster_, single)
-        return single
+        self._single = (self.booster_, row_predictor(self.booster_))
+        return self._single[1]
 
     def __getstate__(self) -> dict[str, Any]:
         """The instance state without the native single-row handles (rebuilt on first use)."""
@@ -429,6 +425,32 @@ class LightGBMModel(ModelBase):
             raise ValueError(f"{MODEL_FILE} holds other features than {names}")
 
 
+def row_predictor(booster: Any) -> RowPredictor | None:
+    """The fastest one-row predictor of ``booster`` (a ``lightgbm.Booster`` or model text).
+
+    The compiled walk of the trees ``Booster.predict`` uses by default (``best_iteration``
+    if set, else all), or of every tree of a model text; else LightGBM's single-row C API;
+    ``None`` when that is missing too.
+    """
+    if isinstance(booster, str):
+        text = booster
+    else:
+        text = str(booster.model_to_string(num_iteration=_default_iteration(booster)))
+    compiled = compiled_forest(text)
+    if compiled is not None:
+        return compiled
+    try:
+        return _SingleRowPredictor(booster)
+    except (ImportError, AttributeError) as exc:
+        log.info("LightGBM single-row fast path unavailable (%s)", exc)
+        return None
+
+
+def _default_iteration(booster: Any) -> int:
+    """The iterations ``Booster.predict`` uses by default: ``best_iteration`` if set, else all."""
+    return int(getattr(booster, "best_iteration", -1) or -1)
+
+
 class _SingleRowPredictor:
     """Raw scores and leaf indices of one row at a time through LightGBM's single-row C API.
 
@@ -474,8 +496,7 @@ class _SingleRowPredictor:
             self._num_iteration = -1  # every tree
         else:
             self._own = lgb.Booster(model_str=booster.model_to_string(num_iteration=-1))
-            # The trees Booster.predict uses by default: best_iteration if set, else all (<= 0).
-            self._num_iteration = int(getattr(booster, "best_iteration", -1) or -1)
+            self._num_iteration = _default_iteration(booster)
         self._n_features = int(self._own.num_feature())
         self._calc_num_predict = ctypes.CFUNCTYPE(
             c_int, c_void_p, c_int, c_int, c_int, c_int, ctypes.POINTER(ctypes.c_int64)

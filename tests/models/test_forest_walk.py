@@ -1,0 +1,252 @@
+"""The compiled tree walk gives LightGBM's raw scores and leaves, bit for bit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fraudwatch.models._forest import CompiledForest, compiled_forest, parse_lightgbm_trees
+
+treewalk = pytest.importorskip(
+    "fraudwatch.models._treewalk", reason="the compiled tree walk is not built (make speedups)"
+)
+
+N_CATS = 70
+"""Category codes 0..69: a split's bitset spans three 32-bit words."""
+
+
+def _data(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric columns with NaNs and exact zeros, one wide categorical column (4)."""
+    rng = np.random.default_rng(seed)
+    x = np.empty((n, 5))
+    x[:, 0] = rng.lognormal(3.0, 1.0, n)
+    x[:, 1] = rng.normal(size=n)
+    x[:, 2] = rng.poisson(1.0, n).astype(float)  # many exact zeros
+    x[:, 3] = rng.integers(0, 24, n)
+    x[:, 4] = rng.integers(0, N_CATS, n)
+    logit = -3 + 0.8 * (np.log(x[:, 0]) - 3) + x[:, 1] + 0.5 * x[:, 2] + 2.0 * (x[:, 4] % 7 == 3)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    x[rng.random(n) < 0.08, 1] = np.nan
+    x[rng.random(n) < 0.05, 2] = np.nan
+    x[rng.random(n) < 0.03, 4] = np.nan
+    return x, y
+
+
+def _train(**params: Any) -> lgb.Booster:
+    x, y = _data(3)
+    base = {
+        "objective": "binary",
+        "num_leaves": 31,
+        "min_data_in_leaf": 5,
+        "min_data_per_group": 5,
+        "cat_smooth": 1.0,
+        "max_cat_to_onehot": 4,
+        "verbose": -1,
+        "num_threads": 1,
+        "seed": 1,
+    }
+    base.update(params)
+    ds = lgb.Dataset(x, y, categorical_feature=[4], params={"verbose": -1})
+    return lgb.train(base, ds, num_boost_round=int(base.pop("rounds", 80)))
+
+
+BOOSTERS: dict[str, dict[str, Any]] = {
+    "nan_missing": {},
+    "zero_as_missing": {"zero_as_missing": True},
+    "no_missing": {"use_missing": False},
+    "deep_leafwise": {"num_leaves": 255, "min_data_in_leaf": 2, "rounds": 20},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(BOOSTERS))
+def booster(request: pytest.FixtureRequest) -> lgb.Booster:
+    """A booster per way LightGBM treats missing values, and one with very deep trees."""
+    return _train(**BOOSTERS[request.param])
+
+
+_MADE: dict[int, tuple[lgb.Booster, CompiledForest, list[float]]] = {}
+
+
+def _made(booster: lgb.Booster) -> tuple[CompiledForest, list[float]]:
+    """The booster's compiled walk and every threshold of its text, made once per booster."""
+    made = _MADE.get(id(booster))
+    if made is None or made[0] is not booster:
+        text = booster.model_to_string()
+        forest = compiled_forest(text)
+        assert forest is not None
+        lines = [ln for ln in text.splitlines() if ln.startswith("threshold=")]
+        thresholds = [float(v) for ln in lines for v in ln.split("=", 1)[1].split()]
+        made = _MADE[id(booster)] = (booster, forest, thresholds)
+    return made[1], made[2]
+
+
+def _forest(booster: lgb.Booster) -> CompiledForest:
+    return _made(booster)[0]
+
+
+def _thresholds(booster: lgb.Booster) -> list[float]:
+    return _made(booster)[1]
+
+
+def _assert_same(booster: lgb.Booster, rows: np.ndarray) -> None:
+    forest = _forest(booster)
+    raw = booster.predict(rows, raw_score=True, num_threads=1)
+    leaves = booster.predict(rows, pred_leaf=True, num_threads=1)
+    for i in range(rows.shape[0]):
+        row = rows[i : i + 1]
+        assert forest.raw_score(row) == raw[i], f"row {i}: {row}"
+        np.testing.assert_array_equal(forest.leaf_indices(row), leaves[i : i + 1])
+
+
+def test_training_rows_score_exactly(booster: lgb.Booster) -> None:
+    """Check raw scores and leaves of real rows (NaNs, zeros, every category) against LightGBM."""
+    x, _ = _data(11, 600)
+    _assert_same(booster, x)
+
+
+_special = st.sampled_from(
+    [
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        0.0,
+        -0.0,
+        1e-36,  # within LightGBM's 1e-35 of zero: read as 0.0
+        -1e-36,
+        1.0000000180025095e-35,  # the zero threshold itself
+        2e-35,
+        5e-324,
+        -0.5,  # category codes: truncated to 0
+        -1.0,
+        31.0,  # the last bit of the first word
+        32.0,  # the first bit of the second word
+        float(N_CATS + 40),  # beyond the bitset
+        2147483647.0,
+        2147483648.0,  # beyond int: right
+        1e300,
+    ]
+)
+
+
+@settings(max_examples=250, deadline=None)
+@given(data=st.data())
+def test_random_rows_score_exactly(booster: lgb.Booster, data: st.DataObject) -> None:
+    """Check rows of thresholds themselves, their neighbours, zeros, NaN, inf and odd codes."""
+    thresholds = _thresholds(booster)
+    near = st.sampled_from(thresholds).flatmap(
+        lambda t: st.sampled_from([t, np.nextafter(t, np.inf), np.nextafter(t, -np.inf)])
+    )
+    value = st.one_of(
+        _special, near, st.floats(-1e4, 1e4, allow_nan=False), st.integers(-3, 80).map(float)
+    )
+    rows = np.array([[data.draw(value) for _ in range(5)] for _ in range(4)], dtype=np.float64)
+    _assert_same(booster, rows)
+
+
+def test_best_iteration_only() -> None:
+    """Check that a model saved at its best iteration walks only those trees."""
+    booster = _train(rounds=60)
+    booster.best_iteration = 25
+    forest = compiled_forest(booster.model_to_string(num_iteration=25))
+    assert forest is not None
+    assert forest.n_trees == 25
+    x, _ = _data(5, 200)
+    raw = booster.predict(x, raw_score=True, num_threads=1)  # best_iteration by default
+    assert [forest.raw_score(x[i : i + 1]) for i in range(200)] == raw.tolist()
+
+
+def test_single_leaf_trees() -> None:
+    """Check a tree that never splits (too few rows per leaf): its one leaf value (LightGBM
+    then stops boosting)."""
+    booster = _train(min_data_in_leaf=100_000, rounds=5)
+    assert "num_leaves=1" in booster.model_to_string()
+    forest = _forest(booster)
+    x, _ = _data(6, 50)
+    _assert_same(booster, x)
+    assert forest.n_trees >= 1
+    assert forest.leaf_indices(x[:1]).tolist() == [[0] * forest.n_trees]
+
+
+def test_row_shape_and_type_are_checked() -> None:
+    """Check that a row of another size or type is refused, not read out of bounds."""
+    forest = _forest(_train(rounds=3))
+    with pytest.raises(ValueError, match="5 features"):
+        forest.raw_score(np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="float64"):
+        forest.raw_score(np.zeros((1, 5), dtype=np.float32))
+    assert forest.raw_score(np.zeros(5)) == forest.raw_score(np.zeros((1, 5)))
+
+
+def test_models_not_reproduced_are_refused() -> None:
+    """Check that multiclass, linear-tree and averaged (random forest) models keep LightGBM."""
+    x, y = _data(4, 800)
+    multi = lgb.train(
+        {"objective": "multiclass", "num_class": 3, "verbose": -1, "num_threads": 1},
+        lgb.Dataset(x, y + (x[:, 3] > 12), params={"verbose": -1}),
+        num_boost_round=3,
+    )
+    linear = lgb.train(
+        {"objective": "binary", "linear_tree": True, "verbose": -1, "num_threads": 1},
+        lgb.Dataset(np.nan_to_num(x[:, :4]), y, params={"verbose": -1}),
+        num_boost_round=3,
+    )
+    forest = lgb.train(
+        {
+            "objective": "binary",
+            "boosting": "rf",
+            "bagging_freq": 1,
+            "bagging_fraction": 0.5,
+            "verbose": -1,
+            "num_threads": 1,
+        },
+        lgb.Dataset(x, y, params={"verbose": -1}),
+        num_boost_round=3,
+    )
+    for model, why in ((multi, "multiclass"), (linear, "linear"), (forest, "averaged")):
+        with pytest.raises(ValueError, match=why):
+            parse_lightgbm_trees(model.model_to_string())
+        assert compiled_forest(model.model_to_string()) is None
+
+
+def _arrays(booster: lgb.Booster) -> list[np.ndarray]:
+    layout, _ = parse_lightgbm_trees(booster.model_to_string())
+    return [
+        np.asarray(layout.value, dtype=np.float64),
+        np.asarray(layout.right, dtype=np.int32),
+        np.asarray(layout.feature, dtype=np.uint16),
+        np.asarray(layout.flags, dtype=np.uint8),
+        np.asarray(layout.roots, dtype=np.int32),
+        np.asarray(layout.bits, dtype=np.uint32),
+        np.asarray(layout.cat_start, dtype=np.int32),
+        np.asarray(layout.cat_words, dtype=np.int32),
+    ]
+
+
+def test_inconsistent_layouts_are_refused() -> None:
+    """Check that arrays pointing outside themselves are refused before any walk."""
+    arrays = _arrays(_train(rounds=3))
+    treewalk.Forest(*arrays, 5)  # as parsed: accepted
+    split = int(np.flatnonzero((arrays[3] & 1) == 0)[0])
+    cases = {
+        "right child": (1, split, len(arrays[0]) + 3),
+        "splits on feature": (2, split, 9),
+        "starts outside": (4, 0, -1),
+    }
+    for message, (which, at, bad) in cases.items():
+        broken = [a.copy() for a in arrays]
+        broken[which][at] = bad
+        with pytest.raises(ValueError, match=message):
+            treewalk.Forest(*broken, 5)
+    with pytest.raises(ValueError, match="differ in length"):
+        treewalk.Forest(arrays[0][:-1], *arrays[1:], 5)
+    cat_nodes = np.flatnonzero(arrays[3] & 2)
+    if cat_nodes.size:
+        broken = [a.copy() for a in arrays]
+        broken[7][:] = len(broken[5]) + 1
+        with pytest.raises(ValueError, match="outside the bitsets"):
+            treewalk.Forest(*broken, 5)
