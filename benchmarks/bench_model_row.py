@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     opts = parser.parse_args(argv)
 
+    from fraudwatch.models import _isolation as iso_module
     from fraudwatch.models._forest import CompiledForest
     from fraudwatch.models._lightgbm import _SingleRowPredictor
     from fraudwatch.registry import Registry
@@ -83,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         native = detector._native_row()
         text = detector._lightgbm_model()
         if native is not None and text is not None:
+            # what AnomalyDetector._score_row gives its predictor: float32 values, scaled
+            scale = iso_module._SCALE
             det_rows = [
-                np.multiply(
-                    r.reshape(-1).take(native.columns).astype(np.float32), 2.0**100, dtype=np.float64
-                )
+                np.multiply(r.reshape(-1).take(native.columns).astype(np.float32), scale)
                 for r in rows
             ]
             pairs["Isolation Forest"] = (native.predictor, _SingleRowPredictor(text), det_rows)
