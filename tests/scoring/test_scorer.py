@@ -163,6 +163,16 @@ def test_scorer_prepares_the_detector_row_predictor(small_bundle: Bundle) -> Non
     assert vars(fresh).get("_native") is not None
 
 
+def test_scorer_prepares_the_model_row_predictor(small_bundle: Bundle) -> None:
+    """Check that a new Scorer builds the model's one-row predictor (not the first request)."""
+    model = type(small_bundle.model).from_files(small_bundle.model.to_files())
+    assert "_single" not in vars(model)
+    bundle = copy.copy(small_bundle)
+    bundle.model = model
+    Scorer(bundle, MemoryStateStore())
+    assert vars(model)["_single"][1] is not None
+
+
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -305,6 +305,13 @@ class LightGBMModel(ModelBase):
             raw += block
         return raw + self.margin_offset_
 
+    def prepare_row_scoring(self) -> bool:
+        """Build the one-row predictor now (~0.1 s for 300 trees) instead of on the first row.
+
+        Returns True when one row takes a fast path (the compiled walk or LightGBM's C API).
+        """
+        return self._single_row() is not None
+
     def _single_row_for(self, xc: Matrix) -> RowPredictor | None:
         """The single-row predictor if ``xc`` is one row and a fast path is available."""
         return self._single_row() if xc.shape[0] == 1 else None
