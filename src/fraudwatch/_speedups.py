@@ -99,7 +99,7 @@ class _Finder(MetaPathFinder):
         stem = name.rsplit(".", 1)[1]
         source = Path(str(spec.origin)).with_name(stem + ".py")
         typed = source.with_suffix(".pyx")
-        if not source.is_file() and typed.is_file():
+        if name in NATIVE or (not source.is_file() and typed.is_file()):
             return self._native_spec(name, spec, typed)
         if not source.is_file():
             return spec  # installed without sources: only the build exists
@@ -120,6 +120,9 @@ class _Finder(MetaPathFinder):
     def _native_spec(self, name: str, spec: ModuleSpec, source: Path) -> ModuleSpec:
         """A module of :data:`NATIVE` (no Python source): its build if current, else none.
 
+        A build installed without its ``.pyx`` is loaded unchecked (there is nothing to
+        compare it with), unless ``FRAUDWATCH_PURE_PYTHON`` is set.
+
         Raises
         ------
         ImportError
@@ -128,6 +131,8 @@ class _Finder(MetaPathFinder):
         """
         if os.environ.get(PURE_ENV, "") not in ("", "0"):
             raise ImportError(f"{name}: not loaded, {PURE_ENV} is set", name=name)
+        if not source.is_file():
+            return spec  # installed without sources: only the build exists
         if self._recorded is None:
             self._recorded = _recorded()
         if name not in NATIVE or self._recorded.get(name) != source_digest(source):

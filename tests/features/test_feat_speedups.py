@@ -102,6 +102,11 @@ import fraudwatch._speedups as s
 finder = next(f for f in sys.meta_path if isinstance(f, s._Finder))
 if sys.argv[1] == "stale":
     finder._recorded = {name: "0" * 64 for name in s.NATIVE}  # as if the .pyx had changed
+if sys.argv[1] == "no-source":  # as if installed without the .pyx (and no manifest)
+    import pathlib
+    is_file = pathlib.Path.is_file
+    pathlib.Path.is_file = lambda p: p.suffix != ".pyx" and is_file(p)
+    finder._recorded = {}
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     try:
@@ -120,6 +125,8 @@ print(state, sum("does not match" in str(w.message) for w in caught))
         ("current", {}, ["loaded", "0"]),
         ("stale", {}, ["refused", "1"]),
         ("current", {"FRAUDWATCH_PURE_PYTHON": "1"}, ["refused", "0"]),
+        ("no-source", {}, ["loaded", "0"]),
+        ("no-source", {"FRAUDWATCH_PURE_PYTHON": "1"}, ["refused", "0"]),
     ],
 )
 def test_native_build_loaded_only_when_current(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,3 +49,29 @@ def make_toy(seed: int, n: int = 3000, n_val: int = 1500) -> Toy:
 def toy() -> Toy:
     """The toy problem, seed 7."""
     return make_toy(7)
+
+
+def walk_built() -> bool:
+    """Whether the compiled tree walk is built and current here (``make speedups``)."""
+    try:
+        import fraudwatch.models._treewalk  # noqa: F401
+    except (ImportError, RuntimeWarning):
+        return False
+    return True
+
+
+@pytest.fixture(scope="module", params=["compiled", "c_api"])
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Which one-row predictor LightGBM models (and detectors) get in a test module.
+
+    ``compiled``: the compiled tree walk (skipped where it is not built); ``c_api``:
+    LightGBM's single-row C API, the walk turned off.
+    """
+    from fraudwatch.models import _lightgbm as lgb_module
+
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "compiled" and not walk_built():
+            pytest.skip("the compiled tree walk is not built (make speedups)")
+        if request.param == "c_api":
+            mp.setattr(lgb_module, "compiled_forest", lambda text: None)
+        yield request.param

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import lightgbm as lgb
@@ -11,10 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fraudwatch.models._forest import CompiledForest, compiled_forest, parse_lightgbm_trees
+from fraudwatch.models._lightgbm import row_predictor
 
-treewalk = pytest.importorskip(
-    "fraudwatch.models._treewalk", reason="the compiled tree walk is not built (make speedups)"
-)
+try:
+    from fraudwatch.models import _treewalk as treewalk
+except (ImportError, RuntimeWarning):  # not built, or a stale build under -W error
+    pytest.skip("the compiled tree walk is not built (make speedups)", allow_module_level=True)
 
 N_CATS = 70
 """Category codes 0..69: a split's bitset spans three 32-bit words."""
@@ -148,13 +151,15 @@ def test_random_rows_score_exactly(booster: lgb.Booster, data: st.DataObject) ->
     _assert_same(booster, rows)
 
 
-def test_best_iteration_only() -> None:
-    """Check that a model saved at its best iteration walks only those trees."""
+@pytest.mark.parametrize(("best", "expected"), [(25, 25), (0, 60), (-1, 60)])
+def test_best_iteration_only(best: int, expected: int) -> None:
+    """Check that a booster's one-row predictor walks the trees predict() uses by default:
+    its best iteration when set, else every tree."""
     booster = _train(rounds=60)
-    booster.best_iteration = 25
-    forest = compiled_forest(booster.model_to_string(num_iteration=25))
-    assert forest is not None
-    assert forest.n_trees == 25
+    booster.best_iteration = best
+    forest = row_predictor(booster)
+    assert isinstance(forest, CompiledForest)
+    assert forest.n_trees == expected
     x, _ = _data(5, 200)
     raw = booster.predict(x, raw_score=True, num_threads=1)  # best_iteration by default
     assert [forest.raw_score(x[i : i + 1]) for i in range(200)] == raw.tolist()
@@ -215,27 +220,25 @@ def test_models_not_reproduced_are_refused() -> None:
 
 def _arrays(booster: lgb.Booster) -> list[np.ndarray]:
     layout, _ = parse_lightgbm_trees(booster.model_to_string())
-    return [
-        np.asarray(layout.value, dtype=np.float64),
-        np.asarray(layout.right, dtype=np.int32),
-        np.asarray(layout.feature, dtype=np.uint16),
-        np.asarray(layout.flags, dtype=np.uint8),
-        np.asarray(layout.roots, dtype=np.int32),
-        np.asarray(layout.bits, dtype=np.uint32),
-        np.asarray(layout.cat_start, dtype=np.int32),
-        np.asarray(layout.cat_words, dtype=np.int32),
-    ]
+    return list(layout.arrays())
 
 
 def test_inconsistent_layouts_are_refused() -> None:
     """Check that arrays pointing outside themselves are refused before any walk."""
     arrays = _arrays(_train(rounds=3))
     treewalk.Forest(*arrays, 5)  # as parsed: accepted
-    split = int(np.flatnonzero((arrays[3] & 1) == 0)[0])
+    flags = arrays[3]
+    split = int(np.flatnonzero((flags & 1) == 0)[0])
+    leaf = int(np.flatnonzero(flags & 1)[0])
+    cat = int(np.flatnonzero(flags & 2)[0])
     cases = {
         "right child": (1, split, len(arrays[0]) + 3),
+        "right child at": (1, split, split),  # backwards: the walk could loop
         "splits on feature": (2, split, 9),
+        "leaf .* split flags": (3, leaf, 1 | 2),
+        "refers to categorical split": (0, cat, 1e9),
         "starts outside": (4, 0, -1),
+        "outside the bitsets": (7, 0, 2**31 - 1),  # start + words would wrap in 32 bits
     }
     for message, (which, at, bad) in cases.items():
         broken = [a.copy() for a in arrays]
@@ -244,9 +247,99 @@ def test_inconsistent_layouts_are_refused() -> None:
             treewalk.Forest(*broken, 5)
     with pytest.raises(ValueError, match="differ in length"):
         treewalk.Forest(arrays[0][:-1], *arrays[1:], 5)
-    cat_nodes = np.flatnonzero(arrays[3] & 2)
-    if cat_nodes.size:
-        broken = [a.copy() for a in arrays]
-        broken[7][:] = len(broken[5]) + 1
-        with pytest.raises(ValueError, match="outside the bitsets"):
-            treewalk.Forest(*broken, 5)
+    with pytest.raises(ValueError, match="at least one feature"):
+        treewalk.Forest(*arrays, 0)
+
+
+def _edit_tree(text: str, index: int, key: str, edit: Any) -> str:
+    """``text`` with the ``key=`` line of tree ``index`` replaced by ``edit(values)``.
+
+    The header's ``tree_sizes`` (byte lengths LightGBM parses the trees by, aborting the
+    process when they are wrong) is dropped: LightGBM then reads the trees one by one.
+    """
+    text = re.sub(r"^tree_sizes=.*\n", "", text, flags=re.M)
+    head, sep, rest = text.partition(f"Tree={index}\n")
+    line = re.search(rf"^{key}=(.*)$", rest, flags=re.M)
+    assert line is not None
+    values = line[1].split()
+    new_line = f"{key}={' '.join(str(v) for v in edit(values))}"
+    return head + sep + rest[: line.start()] + new_line + rest[line.end() :]
+
+
+def test_malformed_texts_keep_lightgbm() -> None:
+    """Check that a text whose trees are not trees gives no compiled walk (LightGBM then
+    serves or refuses it), never a crash or an endless parse."""
+    text = _train(rounds=3).model_to_string()
+    assert compiled_forest(text) is not None
+
+    def set_first(value: Any) -> Any:
+        return lambda values: [value, *values[1:]]
+
+    cat_tree = next(
+        i
+        for i, part in enumerate(text.split("Tree=")[1:])
+        if re.search(r"^num_cat=[1-9]", part, flags=re.M)
+    )
+    broken = {
+        "leaf index out of range": _edit_tree(text, 0, "left_child", set_first(-1000)),
+        "child index out of range": _edit_tree(text, 0, "right_child", set_first(1000)),
+        "a cycle": _edit_tree(text, 0, "left_child", set_first(0)),
+        "negative feature": _edit_tree(text, 0, "split_feature", set_first(-2)),
+        "too few leaf values": _edit_tree(text, 0, "leaf_value", lambda v: v[:-1]),
+        "missing key": text.replace("decision_type=", "decision_typo=", 1),
+        "categorical split inf": _edit_tree(
+            text,
+            cat_tree,
+            "threshold",
+            lambda v: [
+                "inf" if int(d) & 1 else t
+                for t, d in zip(v, _decisions(text, cat_tree), strict=True)
+            ],
+        ),
+        "bitset boundaries wrap": _edit_tree(
+            text, cat_tree, "cat_boundaries", lambda v: [*v[:-1], 2**31 - 1]
+        ),
+    }
+    for why, bad in broken.items():
+        with pytest.raises(ValueError, match=r"tree \d+:"):
+            parse_lightgbm_trees(bad)
+        assert compiled_forest(bad) is None, why
+
+
+def _decisions(text: str, index: int) -> list[str]:
+    part = text.split("Tree=")[index + 1]
+    line = re.search(r"^decision_type=(.*)$", part, flags=re.M)
+    assert line is not None
+    return line[1].split()
+
+
+def test_values_near_zero_read_as_zero() -> None:
+    """Check LightGBM's zero band: thresholds inside +-1e-35 (possible in a model file),
+    and values there, which LightGBM's dense-row reader turns into 0.0."""
+    booster = _train(rounds=30)
+    text = booster.model_to_string()
+    tiny = [0.0, -0.0, 5e-36, -5e-36, 1e-36, -1e-36, 9e-36, -9e-36]
+    for index in range(30):  # every split on column 1, N(0, 1), moved into the band
+        features = re.search(r"^split_feature=(.*)$", text.split("Tree=")[index + 1], flags=re.M)
+        assert features is not None
+        cols = features[1].split()
+        text = _edit_tree(
+            text,
+            index,
+            "threshold",
+            lambda v, cols=cols, index=index: [
+                repr(tiny[(index + k) % len(tiny)]) if c == "1" else t
+                for k, (t, c) in enumerate(zip(v, cols, strict=True))
+            ],
+        )
+    edited = lgb.Booster(model_str=text)
+    rng = np.random.default_rng(8)
+    x, _ = _data(9, 400)
+    band = [0.0, -0.0, 1e-36, -1e-36, 4e-36, -4e-36, 7e-36, -7e-36, 1e-35, -1e-35, 2e-35, -2e-35]
+    x[:, 1] = rng.choice(band, size=x.shape[0])
+    forest = compiled_forest(text)
+    assert forest is not None
+    raw = edited.predict(x, raw_score=True, num_threads=1)
+    assert [forest.raw_score(x[i : i + 1]) for i in range(x.shape[0])] == raw.tolist()
+    # and the band does matter: the raw values (not read as zero) would go elsewhere
+    assert len(np.unique(raw)) > 1

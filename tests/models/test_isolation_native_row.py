@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pickle
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import lightgbm as lgb
@@ -27,23 +26,10 @@ COLUMNS = [3, 0, 2, 1]
 """An out-of-order subset of the toy columns (column 4 holds category codes)."""
 
 
-def _walk_built() -> bool:
-    try:
-        import fraudwatch.models._treewalk  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.fixture(scope="module", autouse=True, params=["compiled", "c_api"])
-def path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Which single-row predictor the detectors of a test get."""
-    with pytest.MonkeyPatch.context() as mp:
-        if request.param == "compiled" and not _walk_built():
-            pytest.skip("the compiled tree walk is not built (make speedups)")
-        if request.param == "c_api":
-            mp.setattr(lgb_module, "compiled_forest", lambda text: None)
-        yield request.param
+@pytest.fixture(scope="module", autouse=True)
+def _every_path(path: str) -> str:
+    """Every test of this module runs with each one-row predictor (``path``, conftest)."""
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import gc
 import pickle
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -34,25 +34,6 @@ PARAMS: dict[str, Any] = {
     "num_threads": 1,
     "early_stopping_rounds": None,
 }
-
-
-def _walk_built() -> bool:
-    try:
-        import fraudwatch.models._treewalk  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.fixture(scope="module", params=["compiled", "c_api"])
-def path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Which single-row predictor the models of a test get."""
-    with pytest.MonkeyPatch.context() as mp:
-        if request.param == "compiled" and not _walk_built():
-            pytest.skip("the compiled tree walk is not built (make speedups)")
-        if request.param == "c_api":
-            mp.setattr(lgb_module, "compiled_forest", lambda text: None)
-        yield request.param
 
 
 def c_api_only(path: str) -> None:

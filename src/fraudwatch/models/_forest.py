@@ -47,11 +47,26 @@ class ForestLayout:
         self.cat_start: list[int] = []
         self.cat_words: list[int] = []
 
-    def add_tree(self, tree: dict[str, str]) -> None:
-        """Append one tree given as its ``key=value`` lines."""
+    def add_tree(self, tree: dict[str, str], n_features: int) -> None:
+        """Append one tree given as its ``key=value`` lines.
+
+        Raises
+        ------
+        ValueError
+            The tree is not one (a child index out of range, a node reached twice, arrays
+            of the wrong length, a feature or categorical split that does not exist).
+        """
+        try:
+            self._add_tree(tree, n_features)
+        except (IndexError, KeyError, OverflowError) as exc:
+            raise ValueError(f"malformed tree ({type(exc).__name__}: {exc})") from None
+
+    def _add_tree(self, tree: dict[str, str], n_features: int) -> None:
         self.roots.append(len(self.value))
         leaf_value = [float(v) for v in tree["leaf_value"].split()]
         n_leaves = int(tree["num_leaves"])
+        if n_leaves < 1 or len(leaf_value) != n_leaves:
+            raise ValueError(f"{n_leaves} leaves but {len(leaf_value)} leaf values")
         if n_leaves == 1:
             self._node(leaf_value[0], 0, 0, _LEAF)
             return
@@ -60,14 +75,31 @@ class ForestLayout:
         decision = [int(v) for v in tree["decision_type"].split()]
         left = [int(v) for v in tree["left_child"].split()]
         right = [int(v) for v in tree["right_child"].split()]
+        n_inner = n_leaves - 1
+        if any(len(a) != n_inner for a in (feature, threshold, decision, left, right)):
+            raise ValueError(f"{n_leaves} leaves need {n_inner} splits in every split array")
+        if any(not 0 <= f < n_features for f in feature):
+            raise ValueError(f"a split on a feature outside 0..{n_features - 1}")
         cat_base = len(self.cat_start)
+        n_cats = 0
         if int(tree.get("num_cat", "0")) > 0:
             bounds = [int(v) for v in tree["cat_boundaries"].split()]
             words = [int(v) for v in tree["cat_threshold"].split()]
+            if (
+                not bounds
+                or bounds[0] != 0
+                or bounds[-1] != len(words)
+                or any(b < a for a, b in itertools.pairwise(bounds))
+                or any(not 0 <= w < 1 << 32 for w in words)
+            ):
+                raise ValueError("categorical bitsets do not match their boundaries")
             for a, b in itertools.pairwise(bounds):
                 self.cat_start.append(len(self.bits) + a)
                 self.cat_words.append(b - a)
             self.bits.extend(words)
+            n_cats = len(bounds) - 1
+        seen_inner = [False] * n_inner
+        seen_leaf = [False] * n_leaves
         # pre-order without recursion (a leaf-wise tree can be as deep as it has leaves):
         # (child, index of the parent record whose right child it is, or -1)
         stack: list[tuple[int, int]] = [(0, -1)]
@@ -76,14 +108,22 @@ class ForestLayout:
             if parent >= 0:
                 self.right[parent] = len(self.value)
             if node < 0:
+                if ~node >= n_leaves or seen_leaf[~node]:
+                    raise ValueError(f"leaf {~node} is outside the tree or reached twice")
+                seen_leaf[~node] = True
                 self._node(leaf_value[~node], ~node, 0, _LEAF)
                 continue
+            if node >= n_inner or seen_inner[node]:
+                raise ValueError(f"node {node} is outside the tree or reached twice")
+            seen_inner[node] = True
             dt = decision[node]
             flags = 0
             value = threshold[node]
             if dt & 1:
+                if not (value.is_integer() and 0 <= value < n_cats):
+                    raise ValueError(f"node {node} refers to categorical split {value}")
                 flags |= _CATEGORICAL
-                value = float(cat_base + int(threshold[node]))
+                value = float(cat_base + int(value))
             if dt & 2:
                 flags |= _DEFAULT_LEFT
             missing = (dt >> 2) & 3
@@ -92,6 +132,20 @@ class ForestLayout:
             self._node(value, 0, feature[node], flags)
             stack.append((right[node], at))  # popped after the whole left subtree
             stack.append((left[node], -1))  # the next record: the left child
+
+    def arrays(self) -> tuple[npt.NDArray[Any], ...]:
+        """The arrays in the order and types :class:`~fraudwatch.models._treewalk.Forest`
+        takes them (value, right, feature, flags, roots, bits, cat_start, cat_words)."""
+        return (
+            np.asarray(self.value, dtype=np.float64),
+            np.asarray(self.right, dtype=np.int32),
+            np.asarray(self.feature, dtype=np.uint16),
+            np.asarray(self.flags, dtype=np.uint8),
+            np.asarray(self.roots, dtype=np.int32),
+            np.asarray(self.bits, dtype=np.uint32),
+            np.asarray(self.cat_start, dtype=np.int32),
+            np.asarray(self.cat_words, dtype=np.int32),
+        )
 
     def _node(self, value: float, right: int, feature: int, flags: int) -> None:
         self.value.append(value)
@@ -128,13 +182,16 @@ def parse_lightgbm_trees(text: str) -> tuple[ForestLayout, int]:
     if "max_feature_idx" not in header:
         raise ValueError("not a LightGBM text model (no max_feature_idx)")
     n_features = int(header["max_feature_idx"]) + 1
-    if n_features > 65536:
-        raise ValueError(f"{n_features} features: the walk addresses at most 65,536")
+    if not 1 <= n_features <= 65536:
+        raise ValueError(f"{n_features} features: the walk addresses 1 to 65,536")
     layout = ForestLayout()
-    for tree in trees:
+    for i, tree in enumerate(trees):
         if tree.get("is_linear", "0") != "0":
             raise ValueError("linear trees are not reproduced")
-        layout.add_tree(tree)
+        try:
+            layout.add_tree(tree, n_features)
+        except ValueError as exc:
+            raise ValueError(f"tree {i}: {exc}") from None
     return layout, n_features
 
 
@@ -179,23 +236,16 @@ def compiled_forest(text: str) -> CompiledForest | None:
     """The compiled walk of a LightGBM text model, or ``None`` where it does not apply."""
     try:
         from fraudwatch.models._treewalk import Forest
-    except ImportError as exc:
+    except (ImportError, RuntimeWarning) as exc:  # the warning of a stale build, if raised
         log.info("compiled tree walk not built (%s); LightGBM's single-row path serves", exc)
         return None
     try:
         layout, n_features = parse_lightgbm_trees(text)
-    except ValueError as exc:
+        value, right, feature, flags, roots, bits, cat_start, cat_words = layout.arrays()
+        forest = Forest(  # ValueError if inconsistent
+            value, right, feature, flags, roots, bits, cat_start, cat_words, n_features
+        )
+    except (ValueError, OverflowError) as exc:
         log.info("compiled tree walk not used: %s", exc)
         return None
-    forest = Forest(
-        np.asarray(layout.value, dtype=np.float64),
-        np.asarray(layout.right, dtype=np.int32),
-        np.asarray(layout.feature, dtype=np.uint16),
-        np.asarray(layout.flags, dtype=np.uint8),
-        np.asarray(layout.roots, dtype=np.int32),
-        np.asarray(layout.bits, dtype=np.uint32),
-        np.asarray(layout.cat_start, dtype=np.int32),
-        np.asarray(layout.cat_words, dtype=np.int32),
-        n_features,
-    )
     return CompiledForest(forest)

@@ -20,8 +20,9 @@ Defaults are chosen for card fraud (a 0.1–1 % positive class, tens of features
   fraction of the cost; metrics reported by the pipeline use the full validation set).
 
 Large batches are predicted in blocks of trees (see ``LightGBMModel._predict_blocks``); a single
-row goes through LightGBM's single-row C API (see :class:`_SingleRowPredictor`), for its score
-and, when it is explained, for its leaves. Contributions use the path attribution of
+row goes through the compiled tree walk (:mod:`fraudwatch.models._forest`) or, where that is
+not built, LightGBM's single-row C API (see :class:`_SingleRowPredictor`), for its score and,
+when it is explained, for its leaves. Contributions use the path attribution of
 :mod:`fraudwatch.models._paths` by default, or LightGBM's TreeSHAP with ``method="shap"``.
 
 The model is saved in LightGBM's own text format (``model.txt``).
@@ -291,8 +292,9 @@ class LightGBMModel(ModelBase):
     def decision_function(self, x: Matrix, *, num_threads: int | None = None) -> Vector:
         """Log-odds of the fraud probability, shape ``(n,)``.
 
-        A single row takes LightGBM's single-row fast path (same trees, same result, less
-        than half the CPU time of ``Booster.predict``); ``num_threads`` does not apply to it.
+        A single row takes a one-row fast path (the compiled tree walk, else LightGBM's
+        single-row C API: same trees, same result, a fraction of the CPU time of
+        ``Booster.predict``); ``num_threads`` does not apply to it.
         """
         xc = self._check_predict_input(x)
         single = self._single_row_for(xc)

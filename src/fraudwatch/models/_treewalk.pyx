@@ -77,24 +77,32 @@ cdef class Forest:
         const int32_t[::1] cat_words,
         int n_features,
     ):
-        cdef Py_ssize_t i, n = value.shape[0]
+        cdef Py_ssize_t i, n = value.shape[0], n_cats = cat_start.shape[0]
+        if n_features < 1:
+            raise ValueError("a forest needs at least one feature")
         if not (right.shape[0] == n and feature.shape[0] == n and flags.shape[0] == n):
             raise ValueError("node arrays differ in length")
-        if cat_start.shape[0] != cat_words.shape[0]:
+        if cat_words.shape[0] != n_cats:
             raise ValueError("categorical arrays differ in length")
         for i in range(n):
-            if flags[i] & LEAF:
-                continue
+            # every record's feature is read, a leaf's too (its value is then unused)
             if feature[i] >= n_features:
                 raise ValueError(f"node {i} splits on feature {feature[i]} of {n_features}")
+            if flags[i] & LEAF:
+                if flags[i] != LEAF:
+                    raise ValueError(f"leaf {i} has split flags {flags[i]}")
+                continue
             if right[i] <= i + 1 or right[i] >= n:
                 raise ValueError(f"node {i} has its right child at {right[i]}")
-            if flags[i] & CATEGORICAL:
-                j = <Py_ssize_t>value[i]
-                if j < 0 or j >= cat_start.shape[0]:
-                    raise ValueError(f"node {i} refers to categorical split {j}")
-        for i in range(cat_start.shape[0]):
-            if cat_start[i] < 0 or cat_words[i] < 0 or cat_start[i] + cat_words[i] > bits.shape[0]:
+            if flags[i] & CATEGORICAL and not (0 <= value[i] < n_cats):
+                raise ValueError(f"node {i} refers to categorical split {value[i]}")
+        for i in range(n_cats):
+            # in Py_ssize_t: two int32 values cannot wrap around here
+            if (
+                cat_start[i] < 0
+                or cat_words[i] < 0
+                or <Py_ssize_t>cat_start[i] + <Py_ssize_t>cat_words[i] > bits.shape[0]
+            ):
                 raise ValueError(f"categorical split {i} lies outside the bitsets")
         for i in range(roots.shape[0]):
             if roots[i] < 0 or roots[i] >= n:
