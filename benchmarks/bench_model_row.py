@@ -84,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         native = detector._native_row()
         text = detector._lightgbm_model()
         if native is not None and text is not None:
-            # what AnomalyDetector._score_row gives its predictor: float32 values, scaled
-            scale = iso_module._SCALE
-            det_rows = [
-                np.multiply(r.reshape(-1).take(native.columns).astype(np.float32), scale)
-                for r in rows
-            ]
+            det_rows = [iso_module.native_row_values(r.reshape(-1), native.columns) for r in rows]
             pairs["Isolation Forest"] = (native.predictor, _SingleRowPredictor(text), det_rows)
     for name, (a, b, rs) in pairs.items():
         mismatch = sum(a.raw_score(r) != b.raw_score(r) for r in rs)

@@ -88,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         old.unlink()
     missing = _tools_missing()
     if missing is not None:
-        print(f"speedups not built: {missing}; the online features run as Python")
+        print(
+            f"speedups not built: {missing}; the online features run as Python and one "
+            "row's prediction goes through LightGBM's single-row C API"
+        )
         return 0
     digests = build()
     MANIFEST.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Compiled builds of the online feature path, used only while they match their sources.
+"""Compiled builds of the online feature path and the one-row tree walk, used only while they
+match their sources.
 
 The modules in :data:`COMPILED` are plain Python. ``scripts/build_speedups.py`` (run by
 ``make``) compiles each, unchanged, with Cython into an extension module beside its source
@@ -61,7 +62,8 @@ MANIFEST = Path(__file__).with_name("_compiled.json")
 """Written by the build: ``{module: sha256 of the source compiled}``."""
 
 PURE_ENV = "FRAUDWATCH_PURE_PYTHON"
-"""Set to ``1`` to import the modules of :data:`COMPILED` from their Python sources."""
+"""Set to ``1`` to import the modules of :data:`COMPILED` from their Python sources and to
+refuse those of :data:`NATIVE` (their callers then take their other path)."""
 
 
 def source_digest(path: Path) -> str:
@@ -135,7 +137,9 @@ class _Finder(MetaPathFinder):
             return spec  # installed without sources: only the build exists
         if self._recorded is None:
             self._recorded = _recorded()
-        if name not in NATIVE or self._recorded.get(name) != source_digest(source):
+        if name not in NATIVE:
+            raise ImportError(f"{name}: a build of a module that is not built any more", name=name)
+        if self._recorded.get(name) != source_digest(source):
             warnings.warn(
                 f"{name}: the compiled build does not match {source.name}; not loading it "
                 "(rebuild with `make speedups`)",

@@ -51,15 +51,6 @@ def toy() -> Toy:
     return make_toy(7)
 
 
-def walk_built() -> bool:
-    """Whether the compiled tree walk is built and current here (``make speedups``)."""
-    try:
-        import fraudwatch.models._treewalk  # noqa: F401
-    except (ImportError, RuntimeWarning):
-        return False
-    return True
-
-
 @pytest.fixture(scope="module", params=["compiled", "c_api"])
 def path(request: pytest.FixtureRequest) -> Iterator[str]:
     """Which one-row predictor LightGBM models (and detectors) get in a test module.
@@ -67,6 +58,8 @@ def path(request: pytest.FixtureRequest) -> Iterator[str]:
     ``compiled``: the compiled tree walk (skipped where it is not built); ``c_api``:
     LightGBM's single-row C API, the walk turned off.
     """
+    from row_paths import walk_built
+
     from fraudwatch.models import _lightgbm as lgb_module
 
     with pytest.MonkeyPatch.context() as mp:

@@ -231,31 +231,49 @@ def test_inconsistent_layouts_are_refused() -> None:
     split = int(np.flatnonzero((flags & 1) == 0)[0])
     leaf = int(np.flatnonzero(flags & 1)[0])
     cat = int(np.flatnonzero(flags & 2)[0])
-    cases = {
-        "right child": (1, split, len(arrays[0]) + 3),
-        "right child at": (1, split, split),  # backwards: the walk could loop
-        "splits on feature": (2, split, 9),
-        "leaf .* split flags": (3, leaf, 1 | 2),
-        "refers to categorical split": (0, cat, 1e9),
-        "starts outside": (4, 0, -1),
-        "outside the bitsets": (7, 0, 2**31 - 1),  # start + words would wrap in 32 bits
-    }
-    for message, (which, at, bad) in cases.items():
+    cases = [  # (message, array, index, bad value)
+        ("right child", 1, split, len(arrays[0]) + 3),
+        ("right child at", 1, split, split),  # backwards: the walk could loop
+        ("splits on feature", 2, split, 9),
+        ("leaf .* split flags", 3, leaf, 1 | 2),
+        ("refers to categorical split", 0, cat, float("nan")),  # checked before any cast
+        ("refers to categorical split", 0, cat, 1e12),
+        ("starts outside", 4, 0, -1),
+        ("starts outside", 4, 0, len(arrays[0])),
+        ("outside the bitsets", 7, 1, 2**31 - 1),  # 3 + (2**31 - 1) wraps in 32 bits
+        ("outside the bitsets", 6, 1, -1),
+        ("outside the bitsets", 7, 1, -1),
+    ]
+    assert arrays[6][1] > 0  # the wrap case needs a start above 0
+    for message, which, at, bad in cases:
         broken = [a.copy() for a in arrays]
         broken[which][at] = bad
         with pytest.raises(ValueError, match=message):
             treewalk.Forest(*broken, 5)
-    with pytest.raises(ValueError, match="differ in length"):
+    with pytest.raises(ValueError, match="node arrays differ in length"):
         treewalk.Forest(arrays[0][:-1], *arrays[1:], 5)
+    with pytest.raises(ValueError, match="categorical arrays differ in length"):
+        treewalk.Forest(*arrays[:7], arrays[7][:-1], 5)
+    forest = treewalk.Forest(*arrays, 5)
+    with pytest.raises(RuntimeError, match="initialised once"):
+        forest.__init__(*arrays, 5)
     with pytest.raises(ValueError, match="at least one feature"):
         treewalk.Forest(*arrays, 0)
+
+
+def _tree_line(text: str, index: int, key: str) -> list[str]:
+    """The values of the ``key=`` line of tree ``index``."""
+    line = re.search(rf"^{key}=(.*)$", text.split("Tree=")[index + 1], flags=re.M)
+    assert line is not None
+    return line[1].split()
 
 
 def _edit_tree(text: str, index: int, key: str, edit: Any) -> str:
     """``text`` with the ``key=`` line of tree ``index`` replaced by ``edit(values)``.
 
     The header's ``tree_sizes`` (byte lengths LightGBM parses the trees by, aborting the
-    process when they are wrong) is dropped: LightGBM then reads the trees one by one.
+    process when they are wrong) is dropped, so that LightGBM can load the edited text (it
+    then reads the trees one by one).
     """
     text = re.sub(r"^tree_sizes=.*\n", "", text, flags=re.M)
     head, sep, rest = text.partition(f"Tree={index}\n")
@@ -293,10 +311,10 @@ def test_malformed_texts_keep_lightgbm() -> None:
             "threshold",
             lambda v: [
                 "inf" if int(d) & 1 else t
-                for t, d in zip(v, _decisions(text, cat_tree), strict=True)
+                for t, d in zip(v, _tree_line(text, cat_tree, "decision_type"), strict=True)
             ],
         ),
-        "bitset boundaries wrap": _edit_tree(
+        "bitset boundaries beyond the words": _edit_tree(
             text, cat_tree, "cat_boundaries", lambda v: [*v[:-1], 2**31 - 1]
         ),
     }
@@ -306,13 +324,6 @@ def test_malformed_texts_keep_lightgbm() -> None:
         assert compiled_forest(bad) is None, why
 
 
-def _decisions(text: str, index: int) -> list[str]:
-    part = text.split("Tree=")[index + 1]
-    line = re.search(r"^decision_type=(.*)$", part, flags=re.M)
-    assert line is not None
-    return line[1].split()
-
-
 def test_values_near_zero_read_as_zero() -> None:
     """Check LightGBM's zero band: thresholds inside +-1e-35 (possible in a model file),
     and values there, which LightGBM's dense-row reader turns into 0.0."""
@@ -320,9 +331,7 @@ def test_values_near_zero_read_as_zero() -> None:
     text = booster.model_to_string()
     tiny = [0.0, -0.0, 5e-36, -5e-36, 1e-36, -1e-36, 9e-36, -9e-36]
     for index in range(30):  # every split on column 1, N(0, 1), moved into the band
-        features = re.search(r"^split_feature=(.*)$", text.split("Tree=")[index + 1], flags=re.M)
-        assert features is not None
-        cols = features[1].split()
+        cols = _tree_line(text, index, "split_feature")
         text = _edit_tree(
             text,
             index,
@@ -341,5 +350,10 @@ def test_values_near_zero_read_as_zero() -> None:
     assert forest is not None
     raw = edited.predict(x, raw_score=True, num_threads=1)
     assert [forest.raw_score(x[i : i + 1]) for i in range(x.shape[0])] == raw.tolist()
-    # and the band does matter: the raw values (not read as zero) would go elsewhere
-    assert len(np.unique(raw)) > 1
+    # The band matters on these rows: some value and some threshold compare otherwise than
+    # 0.0 does (7e-36 > 5e-36 >= 0.0), and LightGBM routes such rows as it routes 0.0.
+    assert 7e-36 in band
+    assert 5e-36 in tiny
+    zeroed = x.copy()
+    zeroed[np.abs(zeroed[:, 1]) <= 1.0000000180025095e-35, 1] = 0.0
+    np.testing.assert_array_equal(edited.predict(zeroed, raw_score=True, num_threads=1), raw)

@@ -16,11 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from row_paths import check_kind
 
 from fraudwatch.models import AnomalyDetector
 from fraudwatch.models import _isolation as iso_module
-from fraudwatch.models import _lightgbm as lgb_module
-from fraudwatch.models._forest import CompiledForest
 
 COLUMNS = [3, 0, 2, 1]
 """An out-of-order subset of the toy columns (column 4 holds category codes)."""
@@ -107,8 +106,7 @@ def test_single_row_path_is_taken_and_traverses_real_trees(
     assert np.any(splits == 0)
     native_row = detector._native_row()
     assert native_row is not None
-    kind = CompiledForest if path == "compiled" else lgb_module._SingleRowPredictor
-    assert isinstance(native_row.predictor, kind)
+    check_kind(native_row.predictor, path)
 
 
 @settings(max_examples=300, deadline=None)
@@ -206,7 +204,9 @@ def test_lightgbm_reads_back_every_number_exactly(detector: AnomalyDetector) -> 
     assert numbers(again, "decision_type") == numbers(text, "decision_type")
 
 
-def test_without_lightgbm_one_row_walks_numpy(toy: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_row_predictor_one_row_walks_numpy(
+    toy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Check that without a single-row predictor one row is walked in numpy, same score."""
 
     def unavailable(*args: Any, **kwargs: Any) -> Any:

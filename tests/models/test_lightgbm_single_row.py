@@ -23,10 +23,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from row_paths import check_kind
 
 from fraudwatch.models import LightGBMModel
 from fraudwatch.models import _lightgbm as lgb_module
-from fraudwatch.models._forest import CompiledForest
 
 PARAMS: dict[str, Any] = {
     "n_estimators": 60,
@@ -40,12 +40,6 @@ def c_api_only(path: str) -> None:
     """Skip a test of the C API's own configs when the compiled walk serves."""
     if path != "c_api":
         pytest.skip("about LightGBM's FastConfig handles, which the compiled walk has none of")
-
-
-def check_kind(single_row: Any, path: str) -> None:
-    """Check that the predictor in use is the one ``path`` asks for."""
-    expected = CompiledForest if path == "compiled" else lgb_module._SingleRowPredictor
-    assert isinstance(single_row, expected)
 
 
 @pytest.fixture(scope="module")

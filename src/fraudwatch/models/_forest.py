@@ -3,9 +3,10 @@
 :func:`compiled_forest` reads a model in LightGBM's text format and lays its trees out for the
 compiled walk; :class:`CompiledForest` then gives the raw score and the leaf of every tree of one
 row, as LightGBM's single-row C API does, with the same results bit for bit (the parity tests
-compare both). It returns ``None`` when the walk is not built (no C compiler: LightGBM's own
-path serves then) or when the model has something the walk does not reproduce (linear trees,
-several trees per iteration, averaged output); the caller then keeps LightGBM's path.
+compare both). It returns ``None`` when the walk is not built or not current (LightGBM's own
+path serves then), when the model has something the walk does not reproduce (linear trees,
+several trees per iteration, averaged output) or when the text is malformed (trees that are
+not trees); the caller then keeps LightGBM's path.
 
 Why: a single-row prediction in a service runs with cold caches, and LightGBM keeps each field
 of a node (feature, threshold, children, decision type) in an array of its own, so every node
@@ -237,7 +238,7 @@ def compiled_forest(text: str) -> CompiledForest | None:
     try:
         from fraudwatch.models._treewalk import Forest
     except (ImportError, RuntimeWarning) as exc:  # the warning of a stale build, if raised
-        log.info("compiled tree walk not built (%s); LightGBM's single-row path serves", exc)
+        log.info("compiled tree walk not built or not current (%s); LightGBM serves", exc)
         return None
     try:
         layout, n_features = parse_lightgbm_trees(text)

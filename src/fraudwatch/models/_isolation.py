@@ -97,6 +97,14 @@ class _NativeRow:
     columns: npt.NDArray[np.intp]
 
 
+def native_row_values(
+    row: npt.NDArray[np.float64], columns: npt.NDArray[np.intp]
+) -> npt.NDArray[np.float64]:
+    """What the forest as a LightGBM model reads for one full row: the detector's columns as
+    float32, like scikit-learn's input, then scaled exactly (a power of two) in float64."""
+    return np.multiply(row.take(columns).astype(np.float32), _SCALE, dtype=np.float64)
+
+
 def _threshold_down(threshold: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
     """Thresholds rounded *down* to float32: for a float32 ``v``, ``v <= t`` iff ``v <= t32``."""
     with np.errstate(over="ignore"):  # beyond float32: inf, rounded down just below
@@ -434,9 +442,7 @@ class AnomalyDetector:
         native = self._native_row()
         if native is None:
             return self._walk_row(row)
-        # float32 like scikit-learn's input, then scaled exactly (a power of two) in float64.
-        values = np.multiply(row.take(native.columns).astype(np.float32), _SCALE, dtype=np.float64)
-        depth = native.predictor.raw_score(values)
+        depth = native.predictor.raw_score(native_row_values(row, native.columns))
         # The same float64 operations as the numpy walk on its one-element sum.
         return np.asarray(np.power(2.0, np.array([-(depth / self.denominator_)])), dtype=np.float64)
 

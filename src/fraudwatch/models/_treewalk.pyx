@@ -78,6 +78,8 @@ cdef class Forest:
         int n_features,
     ):
         cdef Py_ssize_t i, n = value.shape[0], n_cats = cat_start.shape[0]
+        if self.nodes != NULL:
+            raise RuntimeError("a Forest is initialised once")
         if n_features < 1:
             raise ValueError("a forest needs at least one feature")
         if not (right.shape[0] == n and feature.shape[0] == n and flags.shape[0] == n):
