@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from fraudwatch.models import _isolation as iso_module
     from fraudwatch.models._forest import CompiledForest
-    from fraudwatch.models._lightgbm import _SingleRowPredictor
+    from fraudwatch.models._lightgbm import _default_iteration, _SingleRowPredictor
     from fraudwatch.registry import Registry
 
     version = ensure_registry(opts.registry, trees=300, seed=7, anomaly=True)
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     compiled = model._single_row()
     if not isinstance(compiled, CompiledForest):
         raise SystemExit("the compiled tree walk is not built here (make speedups)")
-    c_api = _SingleRowPredictor(model.booster_)
+    booster = model.booster_
+    c_api = _SingleRowPredictor(booster.model_to_string(num_iteration=_default_iteration(booster)))
     x = feature_rows(bundle, opts.rows, opts.seed)
     rows = [x[i : i + 1] for i in range(x.shape[0])]
     pairs: dict[str, tuple[Any, Any, list[np.ndarray]]] = {

@@ -412,6 +412,11 @@ class ModelBase:
         """Log-odds of the fraud probability, shape ``(n,)``."""
         raise NotImplementedError  # pragma: no cover - every model overrides it
 
+    def prepare_row_scoring(self) -> bool:
+        """Build what scoring one row needs now rather than on the first row; True when a
+        model has a one-row fast path (LightGBM), False for the others (nothing to build)."""
+        return False
+
     def contributions(self, x: Matrix, *, method: ExplainMethod = "path") -> Matrix:
         """Per-feature contributions to the log-odds, ``(n, n_features + 1)``, bias last.
 

@@ -437,9 +437,9 @@ class LightGBMModel(ModelBase):
 def row_predictor(booster: Any) -> RowPredictor | None:
     """The fastest one-row predictor of ``booster`` (a ``lightgbm.Booster`` or model text).
 
-    The compiled walk of the trees ``Booster.predict`` uses by default (``best_iteration``
-    if set, else all), or of every tree of a model text; else LightGBM's single-row C API;
-    ``None`` when that is missing too.
+    Of the trees ``Booster.predict`` uses by default (``best_iteration`` if set, else all),
+    or of every tree of a model text: the compiled walk, else LightGBM's single-row C API on
+    the same text; ``None`` when that is missing too.
     """
     if isinstance(booster, str):
         text = booster
@@ -449,7 +449,7 @@ def row_predictor(booster: Any) -> RowPredictor | None:
     if compiled is not None:
         return compiled
     try:
-        return _SingleRowPredictor(booster)
+        return _SingleRowPredictor(text)
     except (ImportError, AttributeError) as exc:
         log.info("LightGBM single-row fast path unavailable (%s)", exc)
         return None
@@ -477,9 +477,10 @@ class _SingleRowPredictor:
       prediction time, and every ``Booster.predict`` call rewrites that range (LightGBM issue
       #6142): after a call on a block of trees (``_predict_blocks``) a ``FastConfig`` on the
       same booster would sum (or report the leaves of) only that block. This class therefore
-      loads a private copy of the model (a second copy in memory), used by nothing else, on
-      which every ``FastConfig``, whatever its predict type, asks for the trees
-      ``Booster.predict`` uses by default.
+      loads a private booster from the model's text (a second copy in memory), used by
+      nothing else, on which every ``FastConfig``, whatever its predict type, asks for every
+      tree of that text (:func:`row_predictor` writes the trees ``Booster.predict`` uses by
+      default).
     * **Threads.** A ``FastConfig`` holds one set of buffers. Each call takes an idle one of
       its predict type from that type's pool (or makes a new one), so concurrent callers never
       share one; a pool grows to the largest number of simultaneous callers of its type.
@@ -490,22 +491,17 @@ class _SingleRowPredictor:
       private booster alive until then, so the configs are freed before the booster they
       point into.
 
-    ``booster`` is a ``lightgbm.Booster`` (copied as above), or a model in LightGBM's text
-    format, loaded once as the private booster and predicted with all its trees (how
-    :class:`~fraudwatch.models.AnomalyDetector` scores one row with its forest).
+    ``text`` is a model in LightGBM's text format (a booster's, or the one
+    :class:`~fraudwatch.models.AnomalyDetector` writes for its forest).
     """
 
-    def __init__(self, booster: Any) -> None:
+    def __init__(self, text: str) -> None:
         import lightgbm as lgb
         from lightgbm.libpath import _LIB  # the library lightgbm.basic calls
 
         c_int, c_void_p = ctypes.c_int, ctypes.c_void_p
-        if isinstance(booster, str):
-            self._own = lgb.Booster(model_str=booster)
-            self._num_iteration = -1  # every tree
-        else:
-            self._own = lgb.Booster(model_str=booster.model_to_string(num_iteration=-1))
-            self._num_iteration = _default_iteration(booster)
+        self._own = lgb.Booster(model_str=text)
+        self._num_iteration = -1  # every tree of the text
         self._n_features = int(self._own.num_feature())
         self._calc_num_predict = ctypes.CFUNCTYPE(
             c_int, c_void_p, c_int, c_int, c_int, c_int, ctypes.POINTER(ctypes.c_int64)

@@ -18,9 +18,8 @@ Real-time service, Session 10).
 """
 
 from libc.math cimport isnan
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t
+from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
 
 cdef enum:
     LEAF = 1
@@ -145,9 +144,11 @@ cdef class Forest:
         free(self.cat_words)
         free(self.row)
 
-    cdef inline void _load(self, const double[::1] x) noexcept nogil:
-        # LightGBM's dense-row reader keeps a value only if |v| > kZeroThreshold or NaN;
-        # every other feature reads 0.0 in the trees
+    cdef int _load(self, const double[::1] x) except -1:
+        """Copy ``x`` into the row buffer as LightGBM's dense-row reader does: a value is
+        kept only if ``|v| > kZeroThreshold`` or NaN; every other one reads 0.0."""
+        if x.shape[0] != self.n_features:
+            raise ValueError(f"expected {self.n_features} features, got {x.shape[0]}")
         cdef int j
         cdef double v
         for j in range(self.n_features):
@@ -155,6 +156,7 @@ cdef class Forest:
             if -ZERO <= v <= ZERO:
                 v = 0.0
             self.row[j] = v
+        return 0
 
     cdef inline int32_t _rare(self, const Node* nd, double v) noexcept nogil:
         """1 to go right, 0 to go left: categorical splits, missing values, zero as missing."""
@@ -209,34 +211,32 @@ cdef class Forest:
         for lane in range(count):
             out[lane] = &self.nodes[n[lane]]
 
-    def raw_score(self, const double[::1] x):
-        """Sum of every tree's output for ``x`` (float64, one value per feature), in tree
-        order from 0.0, as LightGBM sums them."""
-        if x.shape[0] != self.n_features:
-            raise ValueError(f"expected {self.n_features} features, got {x.shape[0]}")
+    cdef double _walk(self, int32_t* out) noexcept nogil:
+        """Sum of every tree's output for the loaded row, in tree order from 0.0 as LightGBM
+        sums them; each tree's leaf is also written into ``out`` unless it is NULL."""
         cdef double total = 0.0
-        cdef int t, lane, count
+        cdef int t = 0, lane, count
         cdef const Node* leaves[LANES]
-        # the GIL stays held: the row buffer is the forest's own, one caller at a time
-        self._load(x)
-        for t in range(0, self.n_trees, LANES):
-            count = min(LANES, self.n_trees - t)
+        while t < self.n_trees:
+            count = min(<int>LANES, self.n_trees - t)
             self._leaves(t, count, leaves)
             for lane in range(count):
                 total += leaves[lane].value
+                if out != NULL:
+                    out[t + lane] = leaves[lane].right
+            t += LANES
         return total
+
+    # The GIL stays held in both: the row buffer is the forest's own, one caller at a time.
+
+    def raw_score(self, const double[::1] x):
+        """Sum of every tree's output for ``x`` (float64, one value per feature)."""
+        self._load(x)
+        return self._walk(NULL)
 
     def leaf_indices(self, const double[::1] x, int32_t[::1] out):
         """Write the leaf ``x`` reaches in every tree into ``out`` (one per tree)."""
-        if x.shape[0] != self.n_features:
-            raise ValueError(f"expected {self.n_features} features, got {x.shape[0]}")
         if out.shape[0] != self.n_trees:
             raise ValueError(f"expected room for {self.n_trees} leaves, got {out.shape[0]}")
-        cdef int t, lane, count
-        cdef const Node* leaves[LANES]
         self._load(x)
-        for t in range(0, self.n_trees, LANES):
-            count = min(LANES, self.n_trees - t)
-            self._leaves(t, count, leaves)
-            for lane in range(count):
-                out[t + lane] = leaves[lane].right
+        self._walk(&out[0] if self.n_trees else NULL)

@@ -103,9 +103,7 @@ class Scorer:
         warm = getattr(bundle.model, "leaf_tables", None)
         if explain != "none" and explainer == "path" and callable(warm):
             warm()  # build the path tables now rather than on the first flagged transaction
-        prepare = getattr(bundle.model, "prepare_row_scoring", None)
-        if callable(prepare):
-            prepare()  # the model's one-row predictor, not on the first transaction scored
+        bundle.model.prepare_row_scoring()  # its one-row predictor, not on the first request
         if bundle.detector is not None:
             bundle.detector.prepare_row_scoring()  # likewise the detector's one-row predictor
 
